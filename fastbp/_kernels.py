@@ -1,0 +1,581 @@
+"""Compiled maths of fastbp: the layered δ-recursion as Numba kernels.
+
+Notation follows the lecture notes (../shared/seeds/003_*): for layer l,
+
+    forward     z⁰ = x,   aˡ = zˡ⁻¹ Wˡ + bˡ,   zˡ = h(aˡ)
+    backward    δᴸ = ŷ − t                      (canonical output/loss pairs)
+                δˡ = h′(aˡ) ⊙ δˡ⁺¹ (Wˡ⁺¹)ᵀ
+    gradients   ∇Wˡ = (zˡ⁻¹)ᵀ δˡ,   ∇bˡ = Σ_rows δˡ
+
+Rows are samples (batch-major), so Wˡ has shape (fan_in, fan_out) exactly as
+scikit-learn's ``coefs_``; the notes' column form aˡ = Wˡzˡ⁻¹ is its transpose.
+
+Every kernel takes only contiguous arrays and scalars; the estimators validate
+all shapes before calling (see ``_estimators.py``). Parameters live in one flat
+buffer ``theta`` laid out as ``[W⁰, W¹, …, b⁰, b¹, …]`` (scikit-learn's
+``_pack`` order, see ``_params.py``); gradients use the same layout, and so do
+the optimizer states, so an optimizer step is a single pass over the buffer.
+
+Sparse input is CSR (``X_data``, ``X_indices``, ``X_indptr``); only the first
+layer touches X, so only its product and its weight gradient have a sparse
+variant. A dense call passes empty CSR arrays and a sparse call passes a
+``(0, n_features)`` dense placeholder: one compiled signature serves both.
+"""
+
+import numpy as np
+from numba import njit
+
+# Activation codes. The output activation fixes the loss: identity ↔ squared
+# error, logistic ↔ binary log-loss, softmax ↔ cross-entropy, exp ↔ Poisson.
+IDENTITY = 0
+LOGISTIC = 1
+TANH = 2
+RELU = 3
+SOFTMAX = 4
+EXP = 5
+
+ACTIVATION_CODES = {
+    "identity": IDENTITY,
+    "logistic": LOGISTIC,
+    "tanh": TANH,
+    "relu": RELU,
+    "softmax": SOFTMAX,
+    "exp": EXP,
+}
+
+SOLVER_SGD = 0
+SOLVER_ADAM = 1
+
+# No fastmath: 'nnan'/'ninf' would let LLVM delete the finiteness checks the
+# estimators rely on, and exact agreement with the NumPy reference matters.
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
+
+
+# --------------------------------------------------------------------------
+# Activations: each value beside its derivative (expressed through z = h(a),
+# as scikit-learn does, so the backward pass needs only the stored outputs).
+# --------------------------------------------------------------------------
+@njit(**_JIT, inline="always")
+def logistic(x):
+    """σ(x) = 1 / (1 + e^{-x}), evaluated without overflow for any sign of x."""
+    if x >= 0:
+        return 1.0 / (1.0 + np.exp(-x))
+    e = np.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(**_JIT)
+def activate(A, code):
+    """Apply the activation ``code`` to A in place: z = h(a).
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_rows, n_units)
+        Pre-activations aˡ; overwritten by zˡ.
+    code : int
+        One of IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, EXP.
+    """
+    n, m = A.shape
+    if code == IDENTITY:
+        return
+    elif code == RELU:  # h(a) = max(0, a)
+        for i in range(n):
+            for j in range(m):
+                if A[i, j] < 0:
+                    A[i, j] = 0
+    elif code == TANH:  # h(a) = tanh(a)
+        for i in range(n):
+            for j in range(m):
+                A[i, j] = np.tanh(A[i, j])
+    elif code == LOGISTIC:  # h(a) = σ(a)
+        for i in range(n):
+            for j in range(m):
+                A[i, j] = logistic(A[i, j])
+    elif code == EXP:  # μ = exp(a), the Poisson log-link inverse
+        for i in range(n):
+            for j in range(m):
+                A[i, j] = np.exp(A[i, j])
+    elif code == SOFTMAX:  # softmax(a)_k = e^{a_k − max a} / Σ_j e^{a_j − max a}
+        for i in range(n):
+            top = A[i, 0]
+            for j in range(1, m):
+                if A[i, j] > top:
+                    top = A[i, j]
+            total = 0.0
+            for j in range(m):
+                e = np.exp(A[i, j] - top)
+                A[i, j] = e
+                total += e
+            for j in range(m):
+                A[i, j] = A[i, j] / total
+
+
+@njit(**_JIT)
+def multiply_by_derivative(Z, D, code):
+    """D ⊙= h′(a), with h′ written through z = h(a).
+
+    identity: 1;  logistic: z(1 − z);  tanh: 1 − z²;  relu: 1[z > 0].
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_rows, n_units)
+        Stored activations zˡ of a hidden layer.
+    D : ndarray of shape (n_rows, n_units)
+        Back-propagated signal δˡ⁺¹(Wˡ⁺¹)ᵀ; modified in place into δˡ.
+    code : int
+        Hidden activation code.
+    """
+    n, m = Z.shape
+    if code == IDENTITY:
+        return
+    elif code == RELU:
+        for i in range(n):
+            for j in range(m):
+                if Z[i, j] == 0:
+                    D[i, j] = 0
+    elif code == TANH:
+        for i in range(n):
+            for j in range(m):
+                D[i, j] *= 1 - Z[i, j] * Z[i, j]
+    elif code == LOGISTIC:
+        for i in range(n):
+            for j in range(m):
+                D[i, j] *= Z[i, j] * (1 - Z[i, j])
+
+
+# --------------------------------------------------------------------------
+# Output layer: the canonical-link delta and the loss of each sample.
+# --------------------------------------------------------------------------
+@njit(**_JIT)
+def output_delta_and_loss(P, Y, sw, rows, out_code, clip_eps, D):
+    """Weighted output delta δᴸ = sᵢ (ŷ − t) and the weighted loss sum.
+
+    For the canonical pairs (identity + squared error, logistic + log-loss,
+    softmax + cross-entropy, exp + Poisson deviance) the derivative of the
+    loss with respect to the output pre-activation aᴸ is exactly ŷ − t, so no
+    derivative of the output activation appears.
+
+    Parameters
+    ----------
+    P : ndarray of shape (b, n_outputs)
+        Network outputs ŷ for the batch.
+    Y : ndarray of shape (n_samples, n_outputs)
+        All targets; the batch uses rows ``rows``.
+    sw : ndarray of shape (n_samples,)
+        Sample weights sᵢ.
+    rows : ndarray of shape (b,)
+        Indices of the batch's samples in Y and sw.
+    out_code : int
+        Output activation code, which selects the loss.
+    clip_eps : float
+        Probabilities are clipped to [eps, 1 − eps] inside the log-losses.
+    D : ndarray of shape (b, n_outputs)
+        Output: δᴸ, written in place.
+
+    Returns
+    -------
+    weighted_loss : float
+        Σᵢ sᵢ ℓᵢ in float64, where ℓᵢ is the per-sample loss:
+        ½ Σₖ (ŷ − t)²  |  −Σₖ t log ŷ + (1 − t) log(1 − ŷ)  |  −Σₖ t log ŷ  |
+        Σₖ t log(t / ŷ) − t + ŷ.
+    """
+    b, k = P.shape
+    total = 0.0
+    for i in range(b):
+        r = rows[i]
+        s = sw[r]
+        sample_loss = 0.0
+        for j in range(k):
+            p = P[i, j]
+            t = Y[r, j]
+            D[i, j] = s * (p - t)
+            if out_code == IDENTITY:
+                sample_loss += 0.5 * (p - t) * (p - t)
+            elif out_code == LOGISTIC:
+                q = min(max(p, clip_eps), 1 - clip_eps)
+                if t != 0:
+                    sample_loss -= t * np.log(q)
+                if t != 1:
+                    sample_loss -= (1 - t) * np.log(1 - q)
+            elif out_code == SOFTMAX:
+                if t != 0:
+                    q = min(max(p, clip_eps), 1 - clip_eps)
+                    sample_loss -= t * np.log(q)
+            elif out_code == EXP:
+                if t > 0:
+                    sample_loss += t * np.log(t / p)
+                sample_loss += p - t
+        total += s * sample_loss
+    return total
+
+
+# --------------------------------------------------------------------------
+# Views into the flat buffers.
+# --------------------------------------------------------------------------
+@njit(**_JIT, inline="always")
+def layer_weights(theta, units, coef_off, l):
+    """Wˡ as a (units[l], units[l+1]) view of the flat buffer."""
+    start = coef_off[l]
+    return theta[start : start + units[l] * units[l + 1]].reshape((units[l], units[l + 1]))
+
+
+@njit(**_JIT, inline="always")
+def layer_bias(theta, units, int_off, l):
+    """bˡ as a (units[l+1],) view of the flat buffer."""
+    start = int_off[l]
+    return theta[start : start + units[l + 1]]
+
+
+@njit(**_JIT, inline="always")
+def layer_rows(buf, units, row_off, l, b):
+    """The first b rows of layer l's (batch, units[l]) block in a workspace."""
+    start = row_off[l]
+    return buf[start : start + b * units[l]].reshape((b, units[l]))
+
+
+@njit(**_JIT)
+def workspace_offsets(units, batch_size):
+    """Start of each layer's (batch_size, units[l]) block in a workspace buffer.
+
+    Returns
+    -------
+    row_off : ndarray of shape (n_layers + 1,)
+        ``row_off[l]`` is where layer l starts; ``row_off[-1]`` is the size.
+    """
+    row_off = np.zeros(units.shape[0] + 1, dtype=np.int64)
+    for l in range(units.shape[0]):
+        row_off[l + 1] = row_off[l] + units[l] * batch_size
+    return row_off
+
+
+# --------------------------------------------------------------------------
+# Forward and backward pass over one batch.
+# --------------------------------------------------------------------------
+@njit(**_JIT)
+def gather_rows(X, rows, out):
+    """out[i] = X[rows[i]]: copy a batch of dense samples into the workspace."""
+    n_features = X.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(n_features):
+            out[i, j] = X[r, j]
+
+
+@njit(**_JIT)
+def forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
+                 coef_off, int_off, hidden_code, out_code, acts, row_off):
+    """Forward pass of a batch: z⁰ = x, aˡ = zˡ⁻¹Wˡ + bˡ, zˡ = h(aˡ).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Dense input (a (0, n_features) placeholder when ``is_sparse``).
+    X_data, X_indices, X_indptr : ndarray
+        CSR input when ``is_sparse`` (empty placeholders otherwise).
+    is_sparse : bool
+    rows : ndarray of shape (b,)
+        Samples of the batch.
+    theta : ndarray of shape (n_params,)
+        Flat parameters.
+    units : ndarray of shape (n_layers,)
+        Layer widths, input first.
+    coef_off, int_off : ndarray of shape (n_layers - 1,)
+        Starts of Wˡ and bˡ in theta.
+    hidden_code, out_code : int
+        Activation codes.
+    acts : ndarray
+        Workspace; on return layer l's block holds zˡ (for l ≥ 1, and for
+        l = 0 when dense) for the b rows.
+    row_off : ndarray of shape (n_layers + 1,)
+        Block starts in ``acts`` (see ``workspace_offsets``).
+    """
+    b = rows.shape[0]
+    n_layers = units.shape[0]
+    if not is_sparse:
+        gather_rows(X, rows, layer_rows(acts, units, row_off, 0, b))
+    for l in range(n_layers - 1):
+        W = layer_weights(theta, units, coef_off, l)
+        bias = layer_bias(theta, units, int_off, l)
+        A = layer_rows(acts, units, row_off, l + 1, b)
+        if l == 0 and is_sparse:
+            A[:, :] = 0
+            for i in range(b):
+                r = rows[i]
+                for p in range(X_indptr[r], X_indptr[r + 1]):
+                    v = X_data[p]
+                    Wj = W[X_indices[p]]
+                    for k in range(A.shape[1]):
+                        A[i, k] += v * Wj[k]
+        else:
+            np.dot(layer_rows(acts, units, row_off, l, b), W, A)
+        for i in range(b):
+            for k in range(A.shape[1]):
+                A[i, k] += bias[k]
+        activate(A, out_code if l == n_layers - 2 else hidden_code)
+
+
+@njit(**_JIT)
+def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
+                  coef_off, int_off, hidden_code, acts, deltas, row_off, grad):
+    """δ-recursion of a batch whose output delta δᴸ is already in ``deltas``.
+
+    Writes the *raw* gradient: ∇Wˡ = (zˡ⁻¹)ᵀδˡ and ∇bˡ = Σ_rows δˡ, with the
+    sample weights already inside δᴸ, and neither the L2 term nor the
+    division by Σ sᵢ (see ``finish_gradient``).
+
+    Parameters
+    ----------
+    deltas : ndarray
+        Workspace laid out like ``acts``; layer l's block receives δˡ.
+    grad : ndarray of shape (n_params,)
+        Output, laid out like theta; overwritten.
+    (others as in ``forward_pass``)
+    """
+    b = rows.shape[0]
+    n_layers = units.shape[0]
+    for l in range(n_layers - 2, -1, -1):
+        D = layer_rows(deltas, units, row_off, l + 1, b)
+        GW = layer_weights(grad, units, coef_off, l)
+        gb = layer_bias(grad, units, int_off, l)
+        # ∇Wˡ = (zˡ⁻¹)ᵀ δˡ
+        if l == 0 and is_sparse:
+            GW[:, :] = 0
+            for i in range(b):
+                r = rows[i]
+                Di = D[i]
+                for p in range(X_indptr[r], X_indptr[r + 1]):
+                    v = X_data[p]
+                    Gj = GW[X_indices[p]]
+                    for k in range(Di.shape[0]):
+                        Gj[k] += v * Di[k]
+        else:
+            np.dot(layer_rows(acts, units, row_off, l, b).T, D, GW)
+        # ∇bˡ = Σ_rows δˡ
+        gb[:] = 0
+        for i in range(b):
+            for k in range(D.shape[1]):
+                gb[k] += D[i, k]
+        if l > 0:
+            # δˡ⁻¹ = h′(aˡ⁻¹) ⊙ δˡ (Wˡ)ᵀ
+            D_prev = layer_rows(deltas, units, row_off, l, b)
+            np.dot(D, layer_weights(theta, units, coef_off, l).T, D_prev)
+            multiply_by_derivative(layer_rows(acts, units, row_off, l, b), D_prev, hidden_code)
+
+
+@njit(**_JIT)
+def batch_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, rows, theta,
+                        units, coef_off, int_off, hidden_code, out_code, clip_eps,
+                        acts, deltas, row_off, grad):
+    """Forward, output delta and backward pass for one batch.
+
+    Returns Σᵢ sᵢ ℓᵢ over the batch; ``grad`` receives the raw gradient.
+    """
+    b = rows.shape[0]
+    n_layers = units.shape[0]
+    forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
+                 coef_off, int_off, hidden_code, out_code, acts, row_off)
+    weighted_loss = output_delta_and_loss(
+        layer_rows(acts, units, row_off, n_layers - 1, b), Y, sw, rows, out_code,
+        clip_eps, layer_rows(deltas, units, row_off, n_layers - 1, b))
+    backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units, coef_off,
+                  int_off, hidden_code, acts, deltas, row_off, grad)
+    return weighted_loss
+
+
+@njit(**_JIT)
+def finish_gradient(raw, theta, n_coefs, alpha, sw_sum, grad):
+    """grad = (raw + α·W) / Σsᵢ for weights, raw / Σsᵢ for biases.
+
+    This is the gradient of  Σᵢ sᵢℓᵢ / Σsᵢ + ½α‖W‖² / Σsᵢ  (scikit-learn's
+    objective: the L2 term is divided by the total sample weight).
+
+    Returns
+    -------
+    squared_norm : float
+        ‖W‖², for the penalty term of the loss.
+    """
+    squared_norm = 0.0
+    for k in range(n_coefs):
+        w = theta[k]
+        squared_norm += w * w
+        grad[k] = (raw[k] + alpha * w) / sw_sum
+    for k in range(n_coefs, theta.shape[0]):
+        grad[k] = raw[k] / sw_sum
+    return squared_norm
+
+
+# --------------------------------------------------------------------------
+# Optimizer steps on the flat buffer (scikit-learn's update rules).
+# --------------------------------------------------------------------------
+@njit(**_JIT)
+def fused_step(raw, theta, n_coefs, alpha, sw_sum, solver, learning_rate, momentum,
+               nesterov, beta_1, beta_2, epsilon, state, step_count):
+    """One optimizer step with the gradient g = (raw + α·W)/Σs, in one pass.
+
+    sgd:   v ← μv − ηg;  θ ← θ + v, or with Nesterov θ ← θ + μv − ηg.
+    adam:  t ← t + 1;  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;
+           η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ);  θ ← θ − η_t m / (√v + ε).
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_params,)
+        Raw batch gradient from ``backward_pass``.
+    theta : ndarray of shape (n_params,)
+        Parameters, updated in place.
+    state : ndarray of shape (n_params,) for sgd, (2 * n_params,) for adam
+        Velocity v, or first then second moments m, v; updated in place.
+    step_count : ndarray of shape (1,)
+        Adam's t, updated in place.
+
+    Returns
+    -------
+    squared_norm : float
+        ‖W‖² before the step (for the penalty term of the batch loss).
+    """
+    n = theta.shape[0]
+    squared_norm = 0.0
+    if solver == SOLVER_SGD:
+        for k in range(n):
+            w = theta[k]
+            if k < n_coefs:
+                squared_norm += w * w
+                g = (raw[k] + alpha * w) / sw_sum
+            else:
+                g = raw[k] / sw_sum
+            v = momentum * state[k] - learning_rate * g
+            state[k] = v
+            if nesterov:
+                theta[k] = w + (momentum * v - learning_rate * g)
+            else:
+                theta[k] = w + v
+    else:
+        step_count[0] += 1
+        t = step_count[0]
+        lr_t = learning_rate * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+        for k in range(n):
+            w = theta[k]
+            if k < n_coefs:
+                squared_norm += w * w
+                g = (raw[k] + alpha * w) / sw_sum
+            else:
+                g = raw[k] / sw_sum
+            m = beta_1 * state[k] + (1 - beta_1) * g
+            v = beta_2 * state[n + k] + (1 - beta_2) * (g * g)
+            state[k] = m
+            state[n + k] = v
+            theta[k] = w - lr_t * m / (np.sqrt(v) + epsilon)
+    return squared_norm
+
+
+# --------------------------------------------------------------------------
+# Whole calls: one epoch, the full-batch objective, prediction.
+# --------------------------------------------------------------------------
+@njit(**_JIT)
+def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_size,
+                theta, units, coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
+                solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
+                state, step_count):
+    """One epoch of minibatch training, entirely compiled.
+
+    Batches are consecutive slices of ``order`` (the epoch's sample order,
+    shuffled by the caller with the estimator's random state). Each batch:
+    forward pass, δ-recursion, one optimizer step. As in scikit-learn, the
+    batch objective is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
+
+    Returns
+    -------
+    loss_sum : float
+        Σ over batches of (batch loss × batch size); divide by n for loss_.
+    """
+    n = order.shape[0]
+    n_params = theta.shape[0]
+    n_coefs = int_off[0]
+    row_off = workspace_offsets(units, batch_size)
+    acts = np.empty(row_off[-1], dtype=theta.dtype)
+    deltas = np.empty(row_off[-1], dtype=theta.dtype)
+    raw = np.empty(n_params, dtype=theta.dtype)
+    loss_sum = 0.0
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        rows = order[start:stop]
+        sw_sum = 0.0
+        for i in range(rows.shape[0]):
+            sw_sum += sw[rows[i]]
+        if sw_sum <= 0:
+            continue  # a batch of zero total weight carries no gradient
+        weighted_loss = batch_loss_gradient(
+            X, X_data, X_indices, X_indptr, is_sparse, Y, sw, rows, theta, units,
+            coef_off, int_off, hidden_code, out_code, clip_eps, acts, deltas, row_off, raw)
+        squared_norm = fused_step(raw, theta, n_coefs, alpha, sw_sum, solver, learning_rate,
+                                  momentum, nesterov, beta_1, beta_2, epsilon, state,
+                                  step_count)
+        batch_loss = (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
+        loss_sum += batch_loss * (stop - start)
+    return loss_sum
+
+
+@njit(**_JIT)
+def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, units,
+                       coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
+                       chunk_size, grad):
+    """The full-batch objective and its gradient, in chunks of rows.
+
+    J(θ) = Σᵢ sᵢℓᵢ / Σsᵢ + ½α‖W‖² / Σsᵢ, summed chunk by chunk so memory stays
+    O(chunk_size × width) whatever n_samples is.
+
+    Parameters
+    ----------
+    grad : ndarray of shape (n_params,)
+        Output: ∇J(θ), laid out like theta.
+
+    Returns
+    -------
+    loss : float
+        J(θ).
+    """
+    n = Y.shape[0]
+    n_params = theta.shape[0]
+    chunk_size = max(1, min(chunk_size, n))
+    row_off = workspace_offsets(units, chunk_size)
+    acts = np.empty(row_off[-1], dtype=theta.dtype)
+    deltas = np.empty(row_off[-1], dtype=theta.dtype)
+    raw = np.empty(n_params, dtype=theta.dtype)
+    total_raw = np.zeros(n_params, dtype=np.float64)
+    order = np.arange(n)
+    weighted_loss = 0.0
+    sw_sum = 0.0
+    for i in range(n):
+        sw_sum += sw[i]
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        weighted_loss += batch_loss_gradient(
+            X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order[start:stop], theta,
+            units, coef_off, int_off, hidden_code, out_code, clip_eps, acts, deltas,
+            row_off, raw)
+        for k in range(n_params):
+            total_raw[k] += raw[k]
+    squared_norm = finish_gradient(total_raw, theta, int_off[0], alpha, sw_sum, grad)
+    return (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
+
+
+@njit(**_JIT)
+def predict_outputs(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coef_off,
+                    int_off, hidden_code, out_code, chunk_size, out):
+    """Network outputs ŷ for every sample, chunk by chunk.
+
+    Parameters
+    ----------
+    out : ndarray of shape (n_samples, n_outputs)
+        Output, overwritten.
+    """
+    n = out.shape[0]
+    n_layers = units.shape[0]
+    chunk_size = max(1, min(chunk_size, n))
+    row_off = workspace_offsets(units, chunk_size)
+    acts = np.empty(row_off[-1], dtype=theta.dtype)
+    order = np.arange(n)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        forward_pass(X, X_data, X_indices, X_indptr, is_sparse, order[start:stop], theta,
+                     units, coef_off, int_off, hidden_code, out_code, acts, row_off)
+        out[start:stop] = layer_rows(acts, units, row_off, n_layers - 1, stop - start)

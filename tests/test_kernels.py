@@ -1,0 +1,218 @@
+"""The compiled kernels against the NumPy reference (tests/reference.py).
+
+Every hidden activation × output/loss pair, float32 and float64, dense and
+CSR input: activations, deltas, loss, gradients, and whole SGD / Adam epochs.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fastbp import _kernels
+from fastbp._params import Layout
+
+from . import reference
+
+HIDDEN = ["identity", "logistic", "tanh", "relu"]
+OUTPUTS = {"identity": 2, "logistic": 2, "softmax": 3, "exp": 2}  # name: n_outputs
+DTYPES = [np.float64, np.float32]
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}
+
+
+def make_problem(out, dtype, n_samples=23, n_features=5, hidden=(4, 3), seed=0):
+    """Random network, inputs, targets of the right kind for ``out``, and weights."""
+    rng = np.random.default_rng(seed)
+    k = OUTPUTS[out]
+    layout = Layout.from_units([n_features, *hidden, k])
+    theta = rng.uniform(-0.8, 0.8, layout.n_params).astype(dtype)
+    X = rng.normal(size=(n_samples, n_features)).astype(dtype)
+    X[rng.random(X.shape) < 0.3] = 0  # some zeros, so CSR input is really sparse
+    if out == "identity":
+        T = rng.normal(size=(n_samples, k))
+    elif out == "logistic":
+        T = (rng.random((n_samples, k)) < 0.5).astype(float)
+    elif out == "softmax":
+        T = np.eye(k)[rng.integers(0, k, n_samples)]
+    else:
+        T = rng.poisson(1.5, size=(n_samples, k)).astype(float)
+    sw = rng.uniform(0.5, 2.0, n_samples)
+    return layout, theta, X, T.astype(dtype), sw.astype(dtype)
+
+
+def kernel_input(X, sparse):
+    """Arguments (X, data, indices, indptr, is_sparse) as the estimators pass them."""
+    if sparse:
+        csr = sp.csr_matrix(X)
+        return (np.empty((0, X.shape[1]), X.dtype), csr.data, csr.indices.astype(np.int64),
+                csr.indptr.astype(np.int64), True)
+    return (X, np.empty(0, X.dtype), np.empty(0, np.int64), np.zeros(1, np.int64), False)
+
+
+def model_args(layout, theta, hidden, out):
+    return (theta, layout.units, layout.coef_off, layout.int_off,
+            _kernels.ACTIVATION_CODES[hidden], _kernels.ACTIVATION_CODES[out])
+
+
+def as64(arrays):
+    return [a.astype(np.float64) for a in arrays]
+
+
+CASES = list(itertools.product(HIDDEN, OUTPUTS, DTYPES))
+CASE_IDS = [f"{h}-{o}-{np.dtype(d).name}" for h, o, d in CASES]
+
+
+@pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
+def test_forward_activations_equal_reference(hidden, out, dtype):
+    layout, theta, X, T, sw = make_problem(out, dtype)
+    coefs, intercepts = layout.views(theta)
+    _, z_ref = reference.forward(as64(coefs), as64(intercepts), X.astype(float), hidden, out)
+
+    n = X.shape[0]
+    row_off = _kernels.workspace_offsets(layout.units, n)
+    acts = np.empty(row_off[-1], dtype=dtype)
+    _kernels.forward_pass(*kernel_input(X, False), np.arange(n), *model_args(layout, theta, hidden, out),
+                          acts, row_off)
+    for l in range(1, len(layout.units)):
+        block = acts[row_off[l] : row_off[l] + n * layout.units[l]].reshape(n, -1)
+        np.testing.assert_allclose(block, z_ref[l].T, **TOL[dtype])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
+def test_predict_outputs_equal_reference(hidden, out, dtype, sparse):
+    layout, theta, X, T, sw = make_problem(out, dtype)
+    coefs, intercepts = layout.views(theta)
+    _, z_ref = reference.forward(as64(coefs), as64(intercepts), X.astype(float), hidden, out)
+    out_arr = np.empty((X.shape[0], layout.units[-1]), dtype=dtype)
+    # chunk of 5 rows: several chunks and a ragged last one
+    _kernels.predict_outputs(*kernel_input(X, sparse), *model_args(layout, theta, hidden, out),
+                             5, out_arr)
+    np.testing.assert_allclose(out_arr, z_ref[-1].T, **TOL[dtype])
+
+
+@pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
+def test_deltas_equal_reference(hidden, out, dtype):
+    layout, theta, X, T, sw = make_problem(out, dtype)
+    coefs, intercepts = layout.views(theta)
+    *_, deltas_ref = reference.loss_and_gradient(
+        as64(coefs), as64(intercepts), X.astype(float), T.astype(float), sw.astype(float), 0.0,
+        hidden, out)
+    n = X.shape[0]
+    row_off = _kernels.workspace_offsets(layout.units, n)
+    acts = np.empty(row_off[-1], dtype=dtype)
+    deltas = np.empty(row_off[-1], dtype=dtype)
+    grad = np.empty(layout.n_params, dtype=dtype)
+    _kernels.batch_loss_gradient(*kernel_input(X, False), T, sw, np.arange(n),
+                                 *model_args(layout, theta, hidden, out), 1e-16, acts, deltas,
+                                 row_off, grad)
+    for l in range(1, len(layout.units)):
+        block = deltas[row_off[l] : row_off[l] + n * layout.units[l]].reshape(n, -1)
+        np.testing.assert_allclose(block, deltas_ref[l].T, **TOL[dtype])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
+def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse):
+    layout, theta, X, T, sw = make_problem(out, dtype)
+    coefs, intercepts = layout.views(theta)
+    alpha = 0.3
+    loss_ref, gW_ref, gb_ref, _ = reference.loss_and_gradient(
+        as64(coefs), as64(intercepts), X.astype(float), T.astype(float), sw.astype(float), alpha,
+        hidden, out)
+    grad = np.empty(layout.n_params, dtype=dtype)
+    eps = float(np.finfo(dtype).eps)
+    loss = _kernels.full_loss_gradient(*kernel_input(X, sparse), T, sw,
+                                       *model_args(layout, theta, hidden, out), alpha, eps, 7, grad)
+    np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
+    gW, gb = layout.views(grad)
+    for got, want in zip(gW + gb, gW_ref + gb_ref):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, sparse, hyper):
+    n_state = layout.n_params if solver == "sgd" else 2 * layout.n_params
+    state = np.zeros(n_state, dtype=theta.dtype)
+    steps = np.zeros(1, dtype=np.int64)
+    code = _kernels.SOLVER_SGD if solver == "sgd" else _kernels.SOLVER_ADAM
+    eps = float(np.finfo(theta.dtype).eps)
+    total = _kernels.train_epoch(
+        *kernel_input(X, sparse), T, sw, order, batch, *model_args(layout, theta, hidden, out),
+        hyper["alpha"], eps, code, hyper["lr"], hyper["momentum"], hyper["nesterov"], 0.9, 0.999,
+        1e-8, state, steps)
+    return total / len(order), steps[0]
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("solver", ["sgd", "sgd-plain-momentum", "adam"])
+@pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
+def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse):
+    layout, theta, X, T, sw = make_problem(out, dtype)
+    ref_coefs, ref_intercepts = (as64(p) for p in layout.views(theta))
+    order = np.random.default_rng(1).permutation(X.shape[0])
+    batch = 6  # 23 samples: three full batches and a ragged one
+    hyper = dict(alpha=0.05, lr=0.05, momentum=0.9, nesterov=solver == "sgd")
+    args = (X.astype(float), T.astype(float), sw.astype(float), hyper["alpha"], hidden, out,
+            order, batch)
+    if solver == "adam":
+        ms = [np.zeros_like(p) for p in ref_coefs + ref_intercepts]
+        vs = [np.zeros_like(p) for p in ref_coefs + ref_intercepts]
+        loss_ref, t_ref = reference.adam_epoch(ref_coefs, ref_intercepts, *args, hyper["lr"],
+                                               0.9, 0.999, 1e-8, ms, vs, 0)
+    else:
+        velocities = [np.zeros_like(p) for p in ref_coefs + ref_intercepts]
+        loss_ref = reference.sgd_epoch(ref_coefs, ref_intercepts, *args, hyper["lr"],
+                                       hyper["momentum"], hyper["nesterov"], velocities)
+        t_ref = None
+
+    kernel_solver = "adam" if solver == "adam" else "sgd"
+    loss, steps = _run_epoch(kernel_solver, layout, theta, X, T, sw, order, batch, hidden, out,
+                             sparse, hyper)
+    np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
+    if t_ref is not None:
+        assert steps == t_ref == 4
+    coefs, intercepts = layout.views(theta)
+    for got, want in zip(coefs + intercepts, ref_coefs + ref_intercepts):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def test_no_hidden_layer_network_equals_reference():
+    """hidden_layer_sizes=() : a single affine layer straight into the output."""
+    layout, theta, X, T, sw = make_problem("softmax", np.float64, hidden=())
+    coefs, intercepts = layout.views(theta)
+    loss_ref, gW_ref, gb_ref, _ = reference.loss_and_gradient(coefs, intercepts, X, T, sw, 0.1,
+                                                              "relu", "softmax")
+    grad = np.empty(layout.n_params)
+    loss = _kernels.full_loss_gradient(*kernel_input(X, False), T, sw,
+                                       *model_args(layout, theta, "relu", "softmax"), 0.1, 1e-16,
+                                       64, grad)
+    assert np.isclose(loss, loss_ref, rtol=1e-12)
+    gW, gb = layout.views(grad)
+    np.testing.assert_allclose(gW[0], gW_ref[0], rtol=1e-10)
+    np.testing.assert_allclose(gb[0], gb_ref[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activations_do_not_overflow(dtype):
+    """logistic, softmax and the clipped log-losses stay finite at huge |a|."""
+    big = 1e4 if dtype == np.float32 else 1e6
+    A = np.array([[-big, big, 0.0]], dtype=dtype)
+    for code in (_kernels.LOGISTIC, _kernels.SOFTMAX):
+        Z = A.copy()
+        with np.errstate(all="raise"):
+            _kernels.activate(Z, code)
+        assert np.isfinite(Z).all()
+    Z = A.copy()
+    _kernels.activate(Z, _kernels.LOGISTIC)
+    np.testing.assert_array_equal(Z, np.array([[0.0, 1.0, 0.5]], dtype=dtype))
+    Z = A.copy()
+    _kernels.activate(Z, _kernels.SOFTMAX)
+    np.testing.assert_allclose(Z, [[0.0, 1.0, 0.0]])
+    # A saturated, wrong prediction costs -log(eps) per output, not inf.
+    eps = float(np.finfo(dtype).eps)
+    D = np.empty((1, 3), dtype=dtype)
+    loss = _kernels.output_delta_and_loss(Z, np.array([[1.0, 0.0, 0.0]], dtype=dtype),
+                                          np.ones(1, dtype=dtype), np.zeros(1, np.int64),
+                                          _kernels.SOFTMAX, eps, D)
+    assert np.isclose(loss, -np.log(eps))
