@@ -499,7 +499,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             raise ValueError(f"y has shape {y.shape}; expected ({X.shape[0]}, "
                              f"{self.n_outputs_}) for this model and X.")
         dtype = self._params_buffer().dtype
-        sample_weight = self._prepare_sample_weight(sample_weight, X, y_labels, True)
+        sample_weight = self._prepare_sample_weight(sample_weight, X, y_labels, False)
         return X, np.ascontiguousarray(y, dtype=dtype), sample_weight.astype(dtype)
 
     def __sklearn_tags__(self):
