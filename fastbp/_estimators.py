@@ -168,8 +168,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # Forward pass for prediction
     # ------------------------------------------------------------------
     def _validate_predict_input(self, X):
-        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                             dtype=(np.float64, np.float32))
+        # dtype="numeric" first, as scikit-learn's predict does (same errors),
+        # then any non-float dtype becomes float64 for the kernels.
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        return X
 
     def _forward_pass_fast(self, X, check_input=True):
         """Network outputs ŷ of shape (n_samples, n_outputs)."""
@@ -399,6 +403,34 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         if early_stopping:
             theta[...] = best
+        if not incremental:
+            self._warn_if_worse_than_constant(y_train, sw_train)
+
+    def _warn_if_worse_than_constant(self, y, sample_weight):
+        """Warn when training ended above the loss of the best constant prediction.
+
+        A model whose training loss exceeds that of always predicting the
+        (weighted) mean target — the class frequencies for a classifier — has
+        failed: usually it diverged (learning_rate_init too high, weights blown
+        up or every ReLU dead), or it barely moved (too low).
+        """
+        sw_sum = float(sample_weight.sum())
+        if not self.loss_curve_ or sw_sum <= 0:
+            return
+        mean_target = (sample_weight @ y) / sw_sum
+        if self.out_activation_ == "softmax":
+            mean_target = mean_target / mean_target.sum()
+        constant = np.ascontiguousarray(np.broadcast_to(mean_target, y.shape), dtype=y.dtype)
+        constant_loss = _kernels.output_delta_and_loss(
+            constant, y, sample_weight, np.arange(y.shape[0]),
+            _kernels.ACTIVATION_CODES[self.out_activation_], float(np.finfo(y.dtype).eps),
+            np.empty_like(constant)) / sw_sum
+        if self.loss_ > constant_loss * (1 + 1e-6) + 1e-12:
+            warnings.warn(
+                f"Training failed: the final training loss {self.loss_:.6g} is higher than "
+                f"{constant_loss:.6g}, the loss of a constant prediction of the mean target. "
+                "The training has most likely diverged (lower learning_rate_init) or barely "
+                "progressed (raise learning_rate_init or max_iter).", ConvergenceWarning)
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         """scikit-learn's stopping bookkeeping; True when the validation score improved."""
