@@ -7,6 +7,7 @@ data set and prints the test accuracy and the time taken.
 import argparse
 import sys
 import time
+import warnings
 
 
 def _parse_hidden(text):
@@ -19,6 +20,7 @@ def _parse_hidden(text):
 def _train(args):
     import numpy as np
     from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
 
     from . import MLPClassifier
@@ -29,9 +31,11 @@ def _train(args):
         X, y, test_size=args.test_size, random_state=args.seed, stratify=y)
     model = MLPClassifier(hidden_layer_sizes=args.hidden, solver=args.solver,
                           max_iter=args.epochs, random_state=args.seed, n_jobs=args.jobs)
-    start = time.perf_counter()
-    model.fit(X_train, y_train)
-    elapsed = time.perf_counter() - start
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(X_train, y_train)
+        elapsed = time.perf_counter() - start
     print(f"data: digits, {X_train.shape[0]} train / {X_test.shape[0]} test samples, "
           f"{X.shape[1]} features, {len(model.classes_)} classes")
     print(f"model: MLPClassifier(hidden_layer_sizes={args.hidden}, solver={args.solver!r}), "
@@ -39,6 +43,8 @@ def _train(args):
     print(f"train accuracy: {model.score(X_train, y_train):.4f}")
     print(f"test accuracy:  {model.score(X_test, y_test):.4f}")
     print(f"fit time: {elapsed:.3f} s (includes compiling or loading the kernels on first use)")
+    for warning in caught:
+        print(f"note: {str(warning.message).splitlines()[0]}")
     return 0
 
 
@@ -53,10 +59,10 @@ def main(argv=None):
     train.add_argument("--test-size", type=float, default=0.25)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jobs", type=int, default=None, help="threads (default: all cores)")
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])
-    return _train(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("train", "-h", "--help"):
+        argv = ["train", *argv]  # train is the default command
+    return _train(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
