@@ -11,6 +11,7 @@ import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
@@ -35,27 +36,51 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _CHUNK_ROWS = 1024
 
 
-@contextmanager
-def _thread_limit(n_jobs):
-    """Limit Numba's and the BLAS libraries' threads to ``n_jobs`` for a call.
+_BLAS_CONTROLLER = None
 
-    ``None`` leaves every pool as it is (all cores); negative values count
-    back from the number of cores as in joblib (-1 = all, -2 = all but one).
-    The previous limits are restored on exit.
+
+def _blas_controller():
+    """A threadpoolctl controller over the loaded BLAS libraries, made once.
+
+    SciPy's BLAS, which Numba's np.dot calls, is imported first so that the
+    controller sees it.
     """
-    if n_jobs is None:
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba uses)
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER
+
+
+@contextmanager
+def _thread_limit(n_jobs, training):
+    """Thread settings for one call; the previous settings are restored on exit.
+
+    Training kernels parallelise over batch rows with Numba threads
+    (``n_jobs`` of them; None keeps Numba's current count, all cores by
+    default) and call BLAS from each thread, so BLAS is held at one thread
+    meanwhile: one pool of threads, never two spinning on the same cores.
+    Prediction runs serial Numba code whose BLAS calls use ``n_jobs`` BLAS
+    threads (None leaves BLAS as it is). Negative ``n_jobs`` count back from
+    the number of cores as in joblib (-1 = all, -2 = all but one).
+    """
+    if n_jobs is None and not training:
         yield
         return
     import numba
-    from threadpoolctl import threadpool_limits
 
-    n_cores = os.cpu_count() or 1
-    n_threads = n_jobs if n_jobs > 0 else max(1, n_cores + 1 + n_jobs)
-    n_threads = min(n_threads, numba.config.NUMBA_NUM_THREADS)
     previous = numba.get_num_threads()
+    if n_jobs is None:
+        n_threads = previous
+    else:
+        n_cores = os.cpu_count() or 1
+        n_threads = n_jobs if n_jobs > 0 else max(1, n_cores + 1 + n_jobs)
+        n_threads = min(n_threads, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(n_threads)
     try:
-        with threadpool_limits(limits=n_threads):
+        with _blas_controller().limit(limits=1 if training else n_threads, user_api="blas"):
             yield
     finally:
         numba.set_num_threads(previous)
@@ -184,7 +209,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         theta = theta.astype(dtype, copy=False)
         data = _KernelInput(X, dtype)
         out = np.empty((data.n_samples, self.n_outputs_), dtype=dtype)
-        with _thread_limit(self.n_jobs):
+        with _thread_limit(self.n_jobs, training=False):
             _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
                                      _CHUNK_ROWS, out)
         return out
@@ -264,7 +289,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             theta = theta.astype(X.dtype)
             self._set_params_buffer(theta)
 
-        with _thread_limit(self.n_jobs):
+        with _thread_limit(self.n_jobs, training=True):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental)
             else:
@@ -285,7 +310,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         def loss_and_gradient(theta):
             loss = _kernels.full_loss_gradient(
                 *data.arguments(), y, sample_weight, *self._kernel_model_arguments(theta),
-                float(self.alpha), clip_eps, _CHUNK_ROWS, grad)
+                float(self.alpha), clip_eps, _CHUNK_ROWS, numba.get_num_threads(), grad)
             return loss, grad
 
         return loss_and_gradient
@@ -514,7 +539,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         X, y, sample_weight = self._validate_objective_input(X, y, sample_weight)
         theta = self._params_buffer()
         data = _KernelInput(X, theta.dtype)
-        with _thread_limit(self.n_jobs):
+        with _thread_limit(self.n_jobs, training=True):
             loss, grad = self._objective(data, y, sample_weight)(theta)
         coef_grads, intercept_grads = self._layout().views(grad.copy())
         return float(loss), coef_grads, intercept_grads

@@ -23,7 +23,7 @@ variant. A dense call passes empty CSR arrays and a sparse call passes a
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # Activation codes. The output activation fixes the loss: identity ↔ squared
 # error, logistic ↔ binary log-loss, softmax ↔ cross-entropy, exp ↔ Poisson.
@@ -49,6 +49,10 @@ SOLVER_ADAM = 1
 # No fastmath: 'nnan'/'ninf' would let LLVM delete the finiteness checks the
 # estimators rely on, and exact agreement with the NumPy reference matters.
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
+# Elementwise loops that must vectorise: 'reassoc' lets LLVM vectorise the
+# Σθ² reduction, 'contract' allows FMA; no 'nnan' / 'ninf' / 'afn'.
+_JIT_VECTOR = dict(_JIT, fastmath={"reassoc", "contract"})
+_JIT_PARALLEL = dict(_JIT, parallel=True)
 
 
 # --------------------------------------------------------------------------
@@ -407,25 +411,81 @@ def finish_gradient(raw, theta, n_coefs, alpha, sw_sum, grad):
 # --------------------------------------------------------------------------
 # Optimizer steps on the flat buffer (scikit-learn's update rules).
 # --------------------------------------------------------------------------
-@njit(**_JIT)
-def fused_step(raw, theta, n_coefs, alpha, sw_sum, solver, learning_rate, momentum,
-               nesterov, beta_1, beta_2, epsilon, state, step_count):
-    """One optimizer step with the gradient g = (raw + α·W)/Σs, in one pass.
+@njit(**_JIT_VECTOR)
+def _sgd_range(theta, raw, velocity, alpha, inv_sw, lr, momentum, nesterov):
+    """sgd on one contiguous range; returns Σθ² of the range before the step.
+
+    All scalars have theta's dtype and the loop has no branch that depends on
+    k, so LLVM vectorises it.
+    """
+    squared_norm = 0.0
+    for k in range(theta.shape[0]):
+        w = theta[k]
+        squared_norm += w * w
+        g = (raw[k] + alpha * w) * inv_sw
+        v = momentum * velocity[k] - lr * g
+        velocity[k] = v
+        if nesterov:
+            theta[k] = w + (momentum * v - lr * g)
+        else:
+            theta[k] = w + v
+    return squared_norm
+
+
+@njit(**_JIT_VECTOR)
+def _adam_range(theta, raw, m, v, alpha, inv_sw, lr_t, beta_1, beta_2, epsilon, one_minus_beta_1,
+                one_minus_beta_2):
+    """adam on one contiguous range; returns Σθ² of the range before the step."""
+    squared_norm = 0.0
+    for k in range(theta.shape[0]):
+        w = theta[k]
+        squared_norm += w * w
+        g = (raw[k] + alpha * w) * inv_sw
+        mk = beta_1 * m[k] + one_minus_beta_1 * g
+        vk = beta_2 * v[k] + one_minus_beta_2 * (g * g)
+        m[k] = mk
+        v[k] = vk
+        theta[k] = w - lr_t * mk / (np.sqrt(vk) + epsilon)
+    return squared_norm
+
+
+@njit(**_JIT_VECTOR)
+def _sum_rows_into_first(raws):
+    """raws[0] += raws[1] + … in a fixed order (the per-thread gradients)."""
+    first = raws[0]
+    for t in range(1, raws.shape[0]):
+        other = raws[t]
+        for k in range(first.shape[0]):
+            first[k] += other[k]
+
+
+@njit(**_JIT_PARALLEL)
+def optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver, learning_rate, momentum,
+                   nesterov, beta_1, beta_2, epsilon, state, step_count, scalars):
+    """One optimizer step with the gradient g = (Σₜ rawₜ + α·W)/Σs, in one pass.
 
     sgd:   v ← μv − ηg;  θ ← θ + v, or with Nesterov θ ← θ + μv − ηg.
     adam:  t ← t + 1;  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;
            η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ);  θ ← θ − η_t m / (√v + ε).
 
+    The buffer is cut into one fixed range per thread; each range first sums
+    the threads' raw gradients (in thread order), then updates. Results
+    depend on the thread count only through summation order, never on timing.
+
     Parameters
     ----------
-    raw : ndarray of shape (n_params,)
-        Raw batch gradient from ``backward_pass``.
+    raws : ndarray of shape (n_threads, n_params)
+        Raw batch gradients of each thread's rows (``backward_pass``);
+        ``raws[0]`` is overwritten with their sum.
     theta : ndarray of shape (n_params,)
         Parameters, updated in place.
     state : ndarray of shape (n_params,) for sgd, (2 * n_params,) for adam
         Velocity v, or first then second moments m, v; updated in place.
     step_count : ndarray of shape (1,)
         Adam's t, updated in place.
+    scalars : ndarray of shape (10,) and theta's dtype
+        Scratch space that turns the float64 hyper-parameters into theta's
+        dtype, so the loops run in float32 for float32 models.
 
     Returns
     -------
@@ -433,54 +493,79 @@ def fused_step(raw, theta, n_coefs, alpha, sw_sum, solver, learning_rate, moment
         ‖W‖² before the step (for the penalty term of the batch loss).
     """
     n = theta.shape[0]
-    squared_norm = 0.0
-    if solver == SOLVER_SGD:
-        for k in range(n):
-            w = theta[k]
-            if k < n_coefs:
-                squared_norm += w * w
-                g = (raw[k] + alpha * w) / sw_sum
-            else:
-                g = raw[k] / sw_sum
-            v = momentum * state[k] - learning_rate * g
-            state[k] = v
-            if nesterov:
-                theta[k] = w + (momentum * v - learning_rate * g)
-            else:
-                theta[k] = w + v
-    else:
+    n_chunks = raws.shape[0]
+    if solver == SOLVER_ADAM:
         step_count[0] += 1
         t = step_count[0]
-        lr_t = learning_rate * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
-        for k in range(n):
-            w = theta[k]
-            if k < n_coefs:
-                squared_norm += w * w
-                g = (raw[k] + alpha * w) / sw_sum
+        scalars[2] = learning_rate * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    else:
+        scalars[2] = learning_rate
+    scalars[0] = alpha
+    scalars[1] = 1.0 / sw_sum
+    scalars[3] = momentum
+    scalars[4] = beta_1
+    scalars[5] = beta_2
+    scalars[6] = epsilon
+    scalars[7] = 0
+    scalars[8] = 1 - beta_1
+    scalars[9] = 1 - beta_2
+    chunk = ((n + n_chunks - 1) // n_chunks + 15) // 16 * 16  # whole vectors per range
+    partial = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        start = min(c * chunk, n)
+        stop = min(start + chunk, n)
+        if start == stop:
+            continue
+        _sum_rows_into_first(raws[:, start:stop])
+        raw = raws[0]
+        # weights [start, mid) carry the L2 term; biases [mid, stop) do not
+        mid = max(start, min(stop, n_coefs))
+        for part in range(2):
+            lo = start if part == 0 else mid
+            hi = mid if part == 0 else stop
+            if lo == hi:
+                continue
+            alpha_part = scalars[0] if part == 0 else scalars[7]
+            if solver == SOLVER_SGD:
+                norm = _sgd_range(theta[lo:hi], raw[lo:hi], state[lo:hi], alpha_part, scalars[1],
+                                  scalars[2], scalars[3], nesterov)
             else:
-                g = raw[k] / sw_sum
-            m = beta_1 * state[k] + (1 - beta_1) * g
-            v = beta_2 * state[n + k] + (1 - beta_2) * (g * g)
-            state[k] = m
-            state[n + k] = v
-            theta[k] = w - lr_t * m / (np.sqrt(v) + epsilon)
+                norm = _adam_range(theta[lo:hi], raw[lo:hi], state[lo:hi], state[n + lo : n + hi],
+                                   alpha_part, scalars[1], scalars[2], scalars[4], scalars[5],
+                                   scalars[6], scalars[8], scalars[9])
+            if part == 0:
+                partial[c] = norm
+    squared_norm = 0.0
+    for c in range(n_chunks):
+        squared_norm += partial[c]  # weights only, in a fixed order
     return squared_norm
 
 
 # --------------------------------------------------------------------------
 # Whole calls: one epoch, the full-batch objective, prediction.
+# Training splits each batch's rows into one slice per thread (prange), each
+# thread with its own workspace and gradient buffer, and calls BLAS on its
+# slice: the estimators limit BLAS to one thread meanwhile, so exactly one
+# pool of threads runs (two spinning pools on the same cores starve each other).
 # --------------------------------------------------------------------------
 @njit(**_JIT)
+def _thread_rows(n_rows, n_threads, t):
+    """[lo, hi): the t-th of n_threads near-equal slices of n_rows rows."""
+    return t * n_rows // n_threads, (t + 1) * n_rows // n_threads
+
+
+@njit(**_JIT_PARALLEL)
 def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_size,
                 theta, units, coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
                 solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
-                state, step_count):
+                state, step_count, n_threads):
     """One epoch of minibatch training, entirely compiled.
 
     Batches are consecutive slices of ``order`` (the epoch's sample order,
     shuffled by the caller with the estimator's random state). Each batch:
-    forward pass, δ-recursion, one optimizer step. As in scikit-learn, the
-    batch objective is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
+    forward pass and δ-recursion over its rows split across ``n_threads``
+    threads, then one optimizer step. As in scikit-learn, the batch objective
+    is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
 
     Returns
     -------
@@ -490,10 +575,13 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
     n = order.shape[0]
     n_params = theta.shape[0]
     n_coefs = int_off[0]
-    row_off = workspace_offsets(units, batch_size)
-    acts = np.empty(row_off[-1], dtype=theta.dtype)
-    deltas = np.empty(row_off[-1], dtype=theta.dtype)
-    raw = np.empty(n_params, dtype=theta.dtype)
+    rows_per_thread = (batch_size + n_threads - 1) // n_threads
+    row_off = workspace_offsets(units, rows_per_thread)
+    acts = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
+    deltas = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
+    raws = np.empty((n_threads, n_params), dtype=theta.dtype)
+    thread_loss = np.zeros(n_threads)
+    scalars = np.empty(10, dtype=theta.dtype)
     loss_sum = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -503,25 +591,36 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
             sw_sum += sw[rows[i]]
         if sw_sum <= 0:
             continue  # a batch of zero total weight carries no gradient
-        weighted_loss = batch_loss_gradient(
-            X, X_data, X_indices, X_indptr, is_sparse, Y, sw, rows, theta, units,
-            coef_off, int_off, hidden_code, out_code, clip_eps, acts, deltas, row_off, raw)
-        squared_norm = fused_step(raw, theta, n_coefs, alpha, sw_sum, solver, learning_rate,
-                                  momentum, nesterov, beta_1, beta_2, epsilon, state,
-                                  step_count)
+        for t in prange(n_threads):
+            lo, hi = _thread_rows(stop - start, n_threads, t)
+            if lo == hi:
+                raws[t, :] = 0
+                thread_loss[t] = 0.0
+            else:
+                thread_loss[t] = batch_loss_gradient(
+                    X, X_data, X_indices, X_indptr, is_sparse, Y, sw, rows[lo:hi], theta,
+                    units, coef_off, int_off, hidden_code, out_code, clip_eps, acts[t],
+                    deltas[t], row_off, raws[t])
+        weighted_loss = 0.0
+        for t in range(n_threads):
+            weighted_loss += thread_loss[t]
+        squared_norm = optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver,
+                                      learning_rate, momentum, nesterov, beta_1, beta_2,
+                                      epsilon, state, step_count, scalars)
         batch_loss = (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
         loss_sum += batch_loss * (stop - start)
     return loss_sum
 
 
-@njit(**_JIT)
+@njit(**_JIT_PARALLEL)
 def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, units,
                        coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
-                       chunk_size, grad):
+                       chunk_size, n_threads, grad):
     """The full-batch objective and its gradient, in chunks of rows.
 
     J(θ) = Σᵢ sᵢℓᵢ / Σsᵢ + ½α‖W‖² / Σsᵢ, summed chunk by chunk so memory stays
-    O(chunk_size × width) whatever n_samples is.
+    O(n_threads × chunk_size × width) whatever n_samples is. Thread t takes
+    chunks t, t + n_threads, …; the per-thread sums are added in thread order.
 
     Parameters
     ----------
@@ -535,26 +634,37 @@ def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, 
     """
     n = Y.shape[0]
     n_params = theta.shape[0]
-    chunk_size = max(1, min(chunk_size, n))
+    chunk_size = max(1, min(chunk_size, (n + n_threads - 1) // n_threads))
+    n_chunks = (n + chunk_size - 1) // chunk_size
     row_off = workspace_offsets(units, chunk_size)
-    acts = np.empty(row_off[-1], dtype=theta.dtype)
-    deltas = np.empty(row_off[-1], dtype=theta.dtype)
-    raw = np.empty(n_params, dtype=theta.dtype)
-    total_raw = np.zeros(n_params, dtype=np.float64)
+    acts = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
+    deltas = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
+    raws = np.empty((n_threads, n_params), dtype=theta.dtype)
+    totals = np.zeros((n_threads, n_params))
+    thread_loss = np.zeros(n_threads)
     order = np.arange(n)
+    for t in prange(n_threads):
+        for c in range(t, n_chunks, n_threads):
+            start = c * chunk_size
+            stop = min(start + chunk_size, n)
+            thread_loss[t] += batch_loss_gradient(
+                X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order[start:stop], theta,
+                units, coef_off, int_off, hidden_code, out_code, clip_eps, acts[t], deltas[t],
+                row_off, raws[t])
+            total = totals[t]
+            raw = raws[t]
+            for k in range(n_params):
+                total[k] += raw[k]
     weighted_loss = 0.0
     sw_sum = 0.0
     for i in range(n):
         sw_sum += sw[i]
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        weighted_loss += batch_loss_gradient(
-            X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order[start:stop], theta,
-            units, coef_off, int_off, hidden_code, out_code, clip_eps, acts, deltas,
-            row_off, raw)
+    for t in range(1, n_threads):
         for k in range(n_params):
-            total_raw[k] += raw[k]
-    squared_norm = finish_gradient(total_raw, theta, int_off[0], alpha, sw_sum, grad)
+            totals[0, k] += totals[t, k]
+    for t in range(n_threads):
+        weighted_loss += thread_loss[t]
+    squared_norm = finish_gradient(totals[0], theta, int_off[0], alpha, sw_sum, grad)
     return (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
 
 

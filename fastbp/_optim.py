@@ -1,11 +1,12 @@
 """Optimizer hyper-parameters and state, and the L-BFGS driver.
 
-The per-step update rules are compiled (``_kernels.fused_step``); what lives
+The per-step update rules are compiled (``_kernels.optimizer_step``); what lives
 here is what changes once per epoch: the learning-rate schedule (scikit-learn's
 'constant', 'invscaling' and 'adaptive') and the stopping decision. The state
 is plain arrays, so estimators holding it pickle and clone cleanly.
 """
 
+import numba
 import numpy as np
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
@@ -61,7 +62,8 @@ class StochasticOptimizer:
     def kernel_arguments(self):
         """The optimizer's part of ``_kernels.train_epoch``'s arguments, in order."""
         return (self.solver_code, self.learning_rate, self.momentum, self.nesterov,
-                self.beta_1, self.beta_2, self.epsilon, self.state, self.step_count)
+                self.beta_1, self.beta_2, self.epsilon, self.state, self.step_count,
+                numba.get_num_threads())
 
     def iteration_ends(self, time_step):
         """End-of-epoch schedule: 'invscaling' sets η = η₀ / (t + 1)^power_t."""

@@ -441,7 +441,10 @@ def test_verbose_prints_sklearn_lines(small_digits):
     assert all(line.split(", loss = ")[1].replace(".", "").isdigit() for line in lines)
 
 
-def test_n_jobs_limits_threads_and_restores_them(small_digits):
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_n_jobs_sets_training_threads_and_restores_them(n_jobs, small_digits):
+    """During fit: n_jobs Numba threads and single-threaded BLAS (one pool of
+    threads, never two on the same cores); afterwards: everything as before."""
     from threadpoolctl import threadpool_info
 
     X, y = small_digits
@@ -456,8 +459,8 @@ def test_n_jobs_limits_threads_and_restores_them(small_digits):
                             if p["user_api"] == "blas"}
             return super()._update_no_improvement_count(*args)
 
-    Spy(hidden_layer_sizes=(5,), max_iter=2, n_jobs=1).fit(X, y)
-    assert seen == {"numba": 1, "blas": {1}}
+    Spy(hidden_layer_sizes=(5,), max_iter=2, n_jobs=n_jobs).fit(X, y)
+    assert seen == {"numba": min(n_jobs, numba.config.NUMBA_NUM_THREADS), "blas": {1}}
     assert numba.get_num_threads() == before_numba
     assert [p["num_threads"] for p in threadpool_info()] == before_blas
 

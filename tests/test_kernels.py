@@ -112,9 +112,10 @@ def test_deltas_equal_reference(hidden, out, dtype):
         np.testing.assert_allclose(block, deltas_ref[l].T, **TOL[dtype])
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
-def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse):
+def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threads):
     layout, theta, X, T, sw = make_problem(out, dtype)
     coefs, intercepts = layout.views(theta)
     alpha = 0.3
@@ -124,14 +125,15 @@ def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse):
     grad = np.empty(layout.n_params, dtype=dtype)
     eps = float(np.finfo(dtype).eps)
     loss = _kernels.full_loss_gradient(*kernel_input(X, sparse), T, sw,
-                                       *model_args(layout, theta, hidden, out), alpha, eps, 7, grad)
+                                       *model_args(layout, theta, hidden, out), alpha, eps, 7,
+                                       n_threads, grad)
     np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
     gW, gb = layout.views(grad)
     for got, want in zip(gW + gb, gW_ref + gb_ref):
         np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
-def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, sparse, hyper):
+def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, sparse, hyper, n_threads):
     n_state = layout.n_params if solver == "sgd" else 2 * layout.n_params
     state = np.zeros(n_state, dtype=theta.dtype)
     steps = np.zeros(1, dtype=np.int64)
@@ -140,14 +142,17 @@ def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, spars
     total = _kernels.train_epoch(
         *kernel_input(X, sparse), T, sw, order, batch, *model_args(layout, theta, hidden, out),
         hyper["alpha"], eps, code, hyper["lr"], hyper["momentum"], hyper["nesterov"], 0.9, 0.999,
-        1e-8, state, steps)
+        1e-8, state, steps, n_threads)
     return total / len(order), steps[0]
 
 
+@pytest.mark.parametrize("n_threads", [1, 3])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("solver", ["sgd", "sgd-plain-momentum", "adam"])
 @pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
-def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse):
+def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse, n_threads):
+    """Also with each batch's rows split over 3 threads (6 rows: 2 + 2 + 2, and the
+    ragged last batch of 5: 1 + 2 + 2)."""
     layout, theta, X, T, sw = make_problem(out, dtype)
     ref_coefs, ref_intercepts = (as64(p) for p in layout.views(theta))
     order = np.random.default_rng(1).permutation(X.shape[0])
@@ -168,7 +173,7 @@ def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse):
 
     kernel_solver = "adam" if solver == "adam" else "sgd"
     loss, steps = _run_epoch(kernel_solver, layout, theta, X, T, sw, order, batch, hidden, out,
-                             sparse, hyper)
+                             sparse, hyper, n_threads)
     np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
     if t_ref is not None:
         assert steps == t_ref == 4
@@ -186,7 +191,7 @@ def test_no_hidden_layer_network_equals_reference():
     grad = np.empty(layout.n_params)
     loss = _kernels.full_loss_gradient(*kernel_input(X, False), T, sw,
                                        *model_args(layout, theta, "relu", "softmax"), 0.1, 1e-16,
-                                       64, grad)
+                                       64, 1, grad)
     assert np.isclose(loss, loss_ref, rtol=1e-12)
     gW, gb = layout.views(grad)
     np.testing.assert_allclose(gW[0], gW_ref[0], rtol=1e-10)

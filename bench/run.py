@@ -1,0 +1,213 @@
+"""Training throughput of fastbp beside scikit-learn, PyTorch eager and JAX.
+
+    python bench/run.py                          # all workloads, all systems, all cores
+    python bench/run.py --workloads wide --threads 1,2 --repeats 5
+
+Every (workload, system, thread count) runs in its own fresh process with the
+thread count fixed through the environment (BLAS, OpenMP, Numba, PyTorch, XLA),
+is warmed up first (compile / trace time reported apart), then timed best of
+``--repeats``. The matmul peak is measured with numpy in the same way, so
+"% of peak" compares like with like. The command removes OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE from its own environment so every system runs the machine's
+real BLAS kernels, and records which kernel ran (threadpoolctl).
+
+Writes bench/results/results.json and bench/results/throughput.png.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SYSTEM_ORDER = ["fastbp", "jax", "torch", "sklearn"]
+LABELS = {"fastbp": "fastbp", "sklearn": "scikit-learn", "torch": "PyTorch eager",
+          "jax": "JAX jit+scan"}
+
+
+def thread_env(threads):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    n = str(threads)
+    env.update(OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, MKL_NUM_THREADS=n,
+               NUMBA_NUM_THREADS=n,
+               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+                         f"intra_op_parallelism_threads={n}")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), str(HERE.parent),
+                                                      env.get("PYTHONPATH")]))
+    return env
+
+
+def run_worker(args, threads, timeout=3600):
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
+    out = subprocess.run(cmd, env=thread_env(threads), capture_output=True, text=True,
+                         timeout=timeout)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------
+# Worker side: one measurement in a fresh process.
+# ---------------------------------------------------------------------------
+def blas_info():
+    from threadpoolctl import threadpool_info
+
+    return [{k: p.get(k) for k in ("prefix", "version", "architecture", "num_threads")}
+            for p in threadpool_info()]
+
+
+def worker(argv):
+    kind = argv[0]
+    if kind == "peak":
+        import time
+
+        import numpy as np
+
+        n = 2048
+        a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+        b = a.copy()
+        c = np.empty_like(a)
+        np.matmul(a, b, out=c)
+        best = min(_time_once(lambda: np.matmul(a, b, out=c), time) for _ in range(10))
+        print(json.dumps({"gflops": 2 * n**3 / best / 1e9, "blas": blas_info()}))
+        return
+    system, workload_name, repeats = argv[0], argv[1], int(argv[2])
+    from systems import SYSTEMS, WORKLOADS
+
+    import numba
+
+    w = WORKLOADS[workload_name]
+    X, y = w.data()
+    if system == "torch":
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    trained = SYSTEMS[system](X, y, w, repeats)
+    print(json.dumps({
+        "system": trained.system, "warmup_s": trained.warmup_s,
+        "epoch_times": trained.epoch_times, "best_s": trained.best_s,
+        "samples_per_s": trained.samples_per_epoch * w.epochs / trained.best_s,
+        "final_loss": trained.final_loss, "blas": blas_info(),
+        "numba_threads": numba.get_num_threads(),
+    }))
+
+
+def _time_once(fn, time):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------
+# Driver side.
+# ---------------------------------------------------------------------------
+def format_table(results, workloads, peaks):
+    lines = []
+    header = (f"{'workload':<12}{'thr':>4} {'system':<15}{'samples/s':>12}{'fastbp ×':>10}"
+              f"{'GFLOP/s':>9}{'% peak':>8}{'warm-up s':>10}")
+    lines.append(header)
+    lines.append("-" * len(header))
+    for (wname, threads), by_system in results.items():
+        w = workloads[wname]
+        ours = by_system.get("fastbp", {}).get("samples_per_s")
+        for system in SYSTEM_ORDER:
+            r = by_system.get(system)
+            if r is None:
+                continue
+            if "error" in r:
+                lines.append(f"{wname:<12}{threads:>4} {LABELS[system]:<15}  error: {r['error']}")
+                continue
+            sps = r["samples_per_s"]
+            gflops = 6 * w.n_params * sps / 1e9
+            ratio = "" if system == "fastbp" or not ours else f"{ours / sps:.2f}×"
+            lines.append(f"{wname:<12}{threads:>4} {LABELS[system]:<15}{sps:>12,.0f}{ratio:>10}"
+                         f"{gflops:>9.1f}{100 * gflops / peaks[threads]:>7.1f}%"
+                         f"{r['warmup_s']:>10.2f}")
+    return "\n".join(lines)
+
+
+def draw_chart(results, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no chart (pip install -e '.[bench]')")
+        return None
+    keys = list(results)
+    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(keys)), 4.5))
+    width = 0.8 / len(SYSTEM_ORDER)
+    for i, system in enumerate(SYSTEM_ORDER):
+        values = [results[k].get(system, {}).get("samples_per_s", 0) or 0 for k in keys]
+        bars = ax.bar([j + i * width for j in range(len(keys))], values, width,
+                      label=LABELS[system])
+        ax.bar_label(bars, labels=[f"{v / 1e3:.0f}k" if v else "" for v in values],
+                     fontsize=7, rotation=90, padding=2)
+    ax.set_xticks([j + width * (len(SYSTEM_ORDER) - 1) / 2 for j in range(len(keys))])
+    ax.set_xticklabels([f"{w}\n{t} thread{'s' if t > 1 else ''}" for w, t in keys])
+    ax.set_ylabel("training samples / s (higher is better)")
+    ax.set_yscale("log")
+    ax.set_title("MLP training throughput, float32 Adam, softmax cross-entropy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        return worker(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default="small,medium,wide,deep-narrow")
+    parser.add_argument("--systems", default=",".join(SYSTEM_ORDER))
+    parser.add_argument("--threads", default=str(os.cpu_count() or 1),
+                        help="comma-separated thread counts (default: all cores)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from systems import WORKLOADS
+
+    workload_names = args.workloads.split(",")
+    systems = args.systems.split(",")
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    RESULTS.mkdir(exist_ok=True)
+
+    peaks, blas = {}, None
+    for threads in thread_counts:
+        r = run_worker(["peak"], threads)
+        peaks[threads] = r["gflops"]
+        blas = r["blas"]
+        print(f"float32 matmul peak, {threads} thread(s): {r['gflops']:.1f} GFLOP/s", flush=True)
+    print("BLAS:", "; ".join(f"{b['prefix']} {b['version']} ({b['architecture']})" for b in blas))
+
+    results = {}
+    for wname in workload_names:
+        for threads in thread_counts:
+            results[(wname, threads)] = {}
+            # alternate the order of systems between workloads to spread drift
+            order = systems if len(results) % 2 else systems[::-1]
+            for system in order:
+                r = run_worker([system, wname, str(args.repeats)], threads)
+                results[(wname, threads)][system] = r
+                msg = r.get("error") or f"{r['samples_per_s']:,.0f} samples/s"
+                print(f"  {wname} / {threads} thr / {system}: {msg}", flush=True)
+
+    table = format_table(results, WORKLOADS, peaks)
+    print()
+    print(table)
+    chart = draw_chart(results, RESULTS / "throughput.png")
+    (RESULTS / "results.json").write_text(json.dumps(
+        {"peaks_gflops": peaks, "blas": blas,
+         "results": {f"{w}/{t}": v for (w, t), v in results.items()}}, indent=2))
+    (RESULTS / "table.txt").write_text(table + "\n")
+    if chart:
+        print(f"\nchart: {chart}")
+
+
+if __name__ == "__main__":
+    main()
