@@ -7,6 +7,7 @@ verbose output, convergence warnings), attributes. The maths runs in
 """
 
 import os
+import threading
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -37,6 +38,16 @@ _CHUNK_ROWS = 1024
 
 
 _BLAS_CONTROLLER = None
+# Numba's 'workqueue' threading layer aborts the process when parallel kernels
+# are entered from two Python threads at once; training calls then queue here.
+_WORKQUEUE_LOCK = threading.Lock()
+
+
+def _parallel_kernels_are_threadsafe():
+    try:
+        return numba.threading_layer() != "workqueue"
+    except ValueError:  # no parallel kernel has run yet: the layer is unknown
+        return False
 
 
 def _blas_controller():
@@ -69,8 +80,6 @@ def _thread_limit(n_jobs, training):
     if n_jobs is None and not training:
         yield
         return
-    import numba
-
     previous = numba.get_num_threads()
     if n_jobs is None:
         n_threads = previous
@@ -78,12 +87,17 @@ def _thread_limit(n_jobs, training):
         n_cores = os.cpu_count() or 1
         n_threads = n_jobs if n_jobs > 0 else max(1, n_cores + 1 + n_jobs)
         n_threads = min(n_threads, numba.config.NUMBA_NUM_THREADS)
+    serialise = training and not _parallel_kernels_are_threadsafe()
+    if serialise:
+        _WORKQUEUE_LOCK.acquire()
     numba.set_num_threads(n_threads)
     try:
         with _blas_controller().limit(limits=1 if training else n_threads, user_api="blas"):
             yield
     finally:
         numba.set_num_threads(previous)
+        if serialise:
+            _WORKQUEUE_LOCK.release()
 
 
 class _KernelInput:

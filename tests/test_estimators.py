@@ -472,6 +472,51 @@ def test_n_jobs_does_not_change_the_model(small_digits):
     np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], rtol=1e-10)
 
 
+def _fit_in_threads(X, y, seeds):
+    models = [None] * len(seeds)
+
+    def work(i):
+        models[i] = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=seeds[i]).fit(X, y)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(seeds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return models
+
+
+def test_concurrent_fits_from_python_threads_equal_sequential_fits(small_digits):
+    X, y = small_digits
+    concurrent = _fit_in_threads(X, y, [0, 1, 2, 3])
+    for seed, model in zip([0, 1, 2, 3], concurrent):
+        alone = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=seed).fit(X, y)
+        np.testing.assert_array_equal(model.coefs_[0], alone.coefs_[0])
+
+
+def test_concurrent_fits_survive_the_workqueue_threading_layer():
+    """Numba's workqueue layer aborts on concurrent parallel launches; fastbp queues them."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, threading, warnings; warnings.simplefilter('ignore');"
+        "from fastbp import MLPClassifier;"
+        "X = np.random.default_rng(0).normal(size=(300, 8)); y = np.arange(300) % 3;"
+        "out = [];"
+        "work = lambda s: out.append(MLPClassifier(max_iter=3, random_state=s).fit(X, y).n_iter_);"
+        "ts = [threading.Thread(target=work, args=(s,)) for s in range(4)];"
+        "[t.start() for t in ts]; [t.join() for t in ts];"
+        "import numba; print(numba.threading_layer(), sorted(out))"
+    )
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["workqueue", "[3,", "3,", "3,", "3]"]
+
+
 # --------------------------------------------------------------------------
 # Failure: divergence, interruption
 # --------------------------------------------------------------------------
