@@ -140,15 +140,16 @@ def draw_chart(results, path):
         print("matplotlib is not installed: no chart (pip install -e '.[bench]')")
         return None
     keys = list(results)
+    systems = [s for s in SYSTEM_ORDER if any(s in results[k] for k in keys)]
     fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(keys)), 4.5))
-    width = 0.8 / len(SYSTEM_ORDER)
-    for i, system in enumerate(SYSTEM_ORDER):
+    width = 0.8 / len(systems)
+    for i, system in enumerate(systems):
         values = [results[k].get(system, {}).get("samples_per_s", 0) or 0 for k in keys]
         bars = ax.bar([j + i * width for j in range(len(keys))], values, width,
                       label=LABELS[system])
         ax.bar_label(bars, labels=[f"{v / 1e3:.0f}k" if v else "" for v in values],
                      fontsize=7, rotation=90, padding=2)
-    ax.set_xticks([j + width * (len(SYSTEM_ORDER) - 1) / 2 for j in range(len(keys))])
+    ax.set_xticks([j + width * (len(systems) - 1) / 2 for j in range(len(keys))])
     ax.set_xticklabels([f"{w}\n{t} thread{'s' if t > 1 else ''}" for w, t in keys])
     ax.set_ylabel("training samples / s (higher is better)")
     ax.set_yscale("log")
