@@ -32,6 +32,7 @@ from ._optim import StochasticOptimizer, minimize_lbfgs
 from ._params import Layout, glorot_uniform
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Rows per chunk for prediction and full-batch gradients: memory stays
 # O(chunk × width) whatever the number of samples.
 _CHUNK_ROWS = 1024
@@ -66,18 +67,18 @@ def _blas_controller():
 
 
 @contextmanager
-def _thread_limit(n_jobs, training):
+def _thread_limit(n_jobs, parallel_kernels):
     """Thread settings for one call; the previous settings are restored on exit.
 
-    Training kernels parallelise over batch rows with Numba threads
-    (``n_jobs`` of them; None keeps Numba's current count, all cores by
-    default) and call BLAS from each thread, so BLAS is held at one thread
-    meanwhile: one pool of threads, never two spinning on the same cores.
-    Prediction runs serial Numba code whose BLAS calls use ``n_jobs`` BLAS
+    Parallel kernels (training, prediction over many rows) split rows over
+    Numba threads (``n_jobs`` of them; None keeps Numba's current count, all
+    cores by default) and call BLAS from each thread, so BLAS is held at one
+    thread meanwhile: one pool of threads, never two spinning on the same
+    cores. Serial kernels (prediction over few rows) use ``n_jobs`` BLAS
     threads (None leaves BLAS as it is). Negative ``n_jobs`` count back from
     the number of cores as in joblib (-1 = all, -2 = all but one).
     """
-    if n_jobs is None and not training:
+    if n_jobs is None and not parallel_kernels:
         yield
         return
     previous = numba.get_num_threads()
@@ -87,12 +88,13 @@ def _thread_limit(n_jobs, training):
         n_cores = os.cpu_count() or 1
         n_threads = n_jobs if n_jobs > 0 else max(1, n_cores + 1 + n_jobs)
         n_threads = min(n_threads, numba.config.NUMBA_NUM_THREADS)
-    serialise = training and not _parallel_kernels_are_threadsafe()
+    serialise = parallel_kernels and not _parallel_kernels_are_threadsafe()
     if serialise:
         _WORKQUEUE_LOCK.acquire()
     numba.set_num_threads(n_threads)
     try:
-        with _blas_controller().limit(limits=1 if training else n_threads, user_api="blas"):
+        with _blas_controller().limit(limits=1 if parallel_kernels else n_threads,
+                                      user_api="blas"):
             yield
     finally:
         numba.set_num_threads(previous)
@@ -157,7 +159,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # Parameters as flat buffer <-> public coefs_ / intercepts_
     # ------------------------------------------------------------------
     def _layout(self):
-        return Layout.from_units(self._layer_units)
+        return self._layout_cache
 
     def _set_params_buffer(self, theta):
         """Adopt ``theta`` as the parameters; coefs_ / intercepts_ become its views."""
@@ -206,9 +208,25 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # ------------------------------------------------------------------
     # Forward pass for prediction
     # ------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "coefs_"):
+            check_is_fitted(self)  # raises NotFittedError with scikit-learn's message
+
     def _validate_predict_input(self, X):
-        # dtype="numeric" first, as scikit-learn's predict does (same errors),
-        # then any non-float dtype becomes float64 for the kernels.
+        # The common case, a finite float ndarray of the right width, is
+        # checked here in a few microseconds (single-row latency). Anything
+        # else, or any failed check, goes through scikit-learn's validate_data
+        # with dtype="numeric" as scikit-learn's predict does: same errors.
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in _NATIVE_FLOATS
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and np.isfinite(X.sum())
+        ):
+            return X
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
@@ -223,9 +241,15 @@ class BaseMultilayerPerceptron(BaseEstimator):
         theta = theta.astype(dtype, copy=False)
         data = _KernelInput(X, dtype)
         out = np.empty((data.n_samples, self.n_outputs_), dtype=dtype)
-        with _thread_limit(self.n_jobs, training=False):
-            _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
-                                     _CHUNK_ROWS, out)
+        if data.n_samples < 2 * _CHUNK_ROWS:
+            with _thread_limit(self.n_jobs, parallel_kernels=False):
+                _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
+                                         _CHUNK_ROWS, out)
+        else:
+            with _thread_limit(self.n_jobs, parallel_kernels=True):
+                _kernels.predict_outputs_parallel(
+                    *data.arguments(), *self._kernel_model_arguments(theta), _CHUNK_ROWS,
+                    numba.get_num_threads(), out)
         return out
 
     # ------------------------------------------------------------------
@@ -243,6 +267,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         else:
             self.out_activation_ = "logistic"
         self._layer_units = list(layer_units)
+        self._layout_cache = Layout.from_units(self._layer_units)
         self._set_params_buffer(
             glorot_uniform(self._layout(), self.activation, self._random_state, dtype))
         if self.solver in _STOCHASTIC_SOLVERS:
@@ -303,7 +328,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             theta = theta.astype(X.dtype)
             self._set_params_buffer(theta)
 
-        with _thread_limit(self.n_jobs, training=True):
+        with _thread_limit(self.n_jobs, parallel_kernels=True):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental)
             else:
@@ -553,7 +578,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         X, y, sample_weight = self._validate_objective_input(X, y, sample_weight)
         theta = self._params_buffer()
         data = _KernelInput(X, theta.dtype)
-        with _thread_limit(self.n_jobs, training=True):
+        with _thread_limit(self.n_jobs, parallel_kernels=True):
             loss, grad = self._objective(data, y, sample_weight)(theta)
         coef_grads, intercept_grads = self._layout().views(grad.copy())
         return float(loss), coef_grads, intercept_grads
@@ -804,11 +829,16 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
+        # LabelBinarizer.inverse_transform, written out for the two common cases
+        if self.out_activation_ == "softmax":
+            return self.classes_.take(np.argmax(y_pred, axis=1))
+        if self.n_outputs_ == 1 and len(self.classes_) == 2:
+            return self.classes_[(y_pred[:, 0] > 0.5).astype(np.intp)]
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
@@ -858,7 +888,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y_prob : ndarray of shape (n_samples, n_classes)
             Probabilities of each class, in the order of ``classes_``.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -960,7 +990,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted values.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

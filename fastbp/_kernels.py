@@ -669,9 +669,22 @@ def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, 
 
 
 @njit(**_JIT)
+def _predict_chunk(X, X_data, X_indices, X_indptr, is_sparse, start, stop, theta, units,
+                   coef_off, int_off, hidden_code, out_code, acts, row_off, out):
+    """Forward pass of rows [start, stop) into out[start:stop]."""
+    rows = np.arange(start, stop)
+    forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units, coef_off,
+                 int_off, hidden_code, out_code, acts, row_off)
+    out[start:stop] = layer_rows(acts, units, row_off, units.shape[0] - 1, stop - start)
+
+
+@njit(**_JIT)
 def predict_outputs(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coef_off,
                     int_off, hidden_code, out_code, chunk_size, out):
-    """Network outputs ŷ for every sample, chunk by chunk.
+    """Network outputs ŷ for every sample, chunk by chunk, on the calling thread.
+
+    For few rows (latency), and safe to call from any number of Python
+    threads at once.
 
     Parameters
     ----------
@@ -679,13 +692,30 @@ def predict_outputs(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coe
         Output, overwritten.
     """
     n = out.shape[0]
-    n_layers = units.shape[0]
     chunk_size = max(1, min(chunk_size, n))
     row_off = workspace_offsets(units, chunk_size)
     acts = np.empty(row_off[-1], dtype=theta.dtype)
-    order = np.arange(n)
     for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        forward_pass(X, X_data, X_indices, X_indptr, is_sparse, order[start:stop], theta,
-                     units, coef_off, int_off, hidden_code, out_code, acts, row_off)
-        out[start:stop] = layer_rows(acts, units, row_off, n_layers - 1, stop - start)
+        _predict_chunk(X, X_data, X_indices, X_indptr, is_sparse, start,
+                       min(start + chunk_size, n), theta, units, coef_off, int_off,
+                       hidden_code, out_code, acts, row_off, out)
+
+
+@njit(**_JIT_PARALLEL)
+def predict_outputs_parallel(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coef_off,
+                             int_off, hidden_code, out_code, chunk_size, n_threads, out):
+    """``predict_outputs`` with chunks spread over ``n_threads`` threads.
+
+    Thread t takes chunks t, t + n_threads, …, each with its own workspace;
+    the caller holds BLAS at one thread meanwhile (see ``train_epoch``).
+    """
+    n = out.shape[0]
+    chunk_size = max(1, min(chunk_size, n))
+    n_chunks = (n + chunk_size - 1) // chunk_size
+    row_off = workspace_offsets(units, chunk_size)
+    acts = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
+    for t in prange(n_threads):
+        for c in range(t, n_chunks, n_threads):
+            _predict_chunk(X, X_data, X_indices, X_indptr, is_sparse, c * chunk_size,
+                           min((c + 1) * chunk_size, n), theta, units, coef_off, int_off,
+                           hidden_code, out_code, acts[t], row_off, out)

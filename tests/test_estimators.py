@@ -394,6 +394,44 @@ def test_no_hidden_layers_is_logistic_regression(rng):
 
 
 # --------------------------------------------------------------------------
+# Prediction paths
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parallel_prediction_equals_row_by_row(dtype, rng):
+    """Many rows go through the parallel kernel, few through the serial one."""
+    X = rng.normal(size=(5000, 6)).astype(dtype)
+    y = rng.integers(0, 4, 5000)
+    clf = MLPClassifier(hidden_layer_sizes=(12, 7), max_iter=2, random_state=0).fit(X, y)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5  # BLAS rounds per block size
+    many = clf.predict_proba(X)
+    few = np.vstack([clf.predict_proba(X[i : i + 100]) for i in range(0, 5000, 100)])
+    np.testing.assert_allclose(many, few, rtol=rtol)
+    np.testing.assert_allclose(clf.predict_proba(sp.csr_matrix(X)), many, rtol=rtol)
+
+
+def test_every_input_form_gives_the_same_prediction(rng):
+    """The fast check for float ndarrays and scikit-learn's validate_data agree."""
+    X = rng.normal(size=(50, 4))
+    y = rng.normal(size=50)
+    reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+    expected = reg.predict(X)
+    for form in (X.tolist(), np.asfortranarray(X), X[:, ::1].copy(), np.repeat(X, 2, axis=1)[:, ::2],
+                 X.astype(">f8")):
+        np.testing.assert_allclose(reg.predict(form), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_label_decoding_equals_label_binarizer(n_classes, rng):
+    X = rng.normal(size=(200, 3))
+    y = rng.choice(np.array(["x", "y", "z"])[:n_classes], 200)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
+    outputs = clf._forward_pass_fast(X)
+    if clf.n_outputs_ == 1:
+        outputs = outputs.ravel()
+    np.testing.assert_array_equal(clf.predict(X), clf._label_binarizer.inverse_transform(outputs))
+
+
+# --------------------------------------------------------------------------
 # The scikit-learn ecosystem
 # --------------------------------------------------------------------------
 def test_pickle_round_trip_and_continue(small_digits):
