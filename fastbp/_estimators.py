@@ -484,11 +484,19 @@ class BaseMultilayerPerceptron(BaseEstimator):
         mean_target = (sample_weight @ y) / sw_sum
         if self.out_activation_ == "softmax":
             mean_target = mean_target / mean_target.sum()
-        constant = np.ascontiguousarray(np.broadcast_to(mean_target, y.shape), dtype=y.dtype)
-        constant_loss = _kernels.output_delta_and_loss(
-            constant, y, sample_weight, np.arange(y.shape[0]),
-            _kernels.ACTIVATION_CODES[self.out_activation_], float(np.finfo(y.dtype).eps),
-            np.empty_like(constant)) / sw_sum
+        # the kernel's own loss, over row chunks so memory stays O(chunk × outputs)
+        chunk = min(y.shape[0], 16 * _CHUNK_ROWS)
+        constant = np.empty((chunk, y.shape[1]), dtype=y.dtype)
+        constant[...] = mean_target
+        delta = np.empty_like(constant)
+        weighted_loss = 0.0
+        for start in range(0, y.shape[0], chunk):
+            rows = np.arange(start, min(start + chunk, y.shape[0]))
+            weighted_loss += _kernels.output_delta_and_loss(
+                constant[: len(rows)], y, sample_weight, rows,
+                _kernels.ACTIVATION_CODES[self.out_activation_], float(np.finfo(y.dtype).eps),
+                delta[: len(rows)])
+        constant_loss = weighted_loss / sw_sum
         if self.loss_ > constant_loss * (1 + 1e-6) + 1e-12:
             warnings.warn(
                 f"Training failed: the final training loss {self.loss_:.6g} is higher than "
@@ -782,8 +790,23 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` "
                                  f"has {self.classes_}. 'y' has {classes}.")
-        y = self._label_binarizer.transform(y).astype(bool)
-        return X, y
+        return X, self._indicator(y)
+
+    def _indicator(self, y):
+        """``LabelBinarizer.transform(y).astype(bool)`` without its int64 copy.
+
+        Binary targets give one column (True for ``classes_[1]``), multiclass
+        targets one column per class; other targets go through the binarizer.
+        """
+        binarizer = self._label_binarizer
+        if y.ndim == 1 and binarizer.y_type_ in ("binary", "multiclass") and len(self.classes_) > 1:
+            index = np.searchsorted(self.classes_, y)
+            if binarizer.y_type_ == "binary":
+                return (index == 1)[:, None]
+            indicator = np.zeros((y.shape[0], len(self.classes_)), dtype=bool)
+            indicator[np.arange(y.shape[0]), index] = True
+            return indicator
+        return binarizer.transform(y).astype(bool)
 
     def _transform_targets(self, y):
         y = np.asarray(y)

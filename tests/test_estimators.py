@@ -431,6 +431,18 @@ def test_label_decoding_equals_label_binarizer(n_classes, rng):
     np.testing.assert_array_equal(clf.predict(X), clf._label_binarizer.inverse_transform(outputs))
 
 
+@pytest.mark.parametrize("labels", [["a", "b"], ["a", "b", "c"], [3, 7, 11, 20]])
+def test_target_indicator_equals_label_binarizer(labels, rng):
+    y = rng.choice(np.array(labels), 100)
+    clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(rng.normal(size=(100, 2)), y)
+    np.testing.assert_array_equal(clf._indicator(y),
+                                  clf._label_binarizer.transform(y).astype(bool))
+    partial = MLPClassifier(hidden_layer_sizes=(3,)).partial_fit(
+        rng.normal(size=(10, 2)), y[:10], classes=np.array(labels))
+    np.testing.assert_array_equal(partial._indicator(y[:10]),
+                                  partial._label_binarizer.transform(y[:10]).astype(bool))
+
+
 # --------------------------------------------------------------------------
 # The scikit-learn ecosystem
 # --------------------------------------------------------------------------
