@@ -77,12 +77,20 @@ def _thread_limit(n_jobs, parallel_kernels):
     cores. Serial kernels (prediction over few rows) use ``n_jobs`` BLAS
     threads (None leaves BLAS as it is). Negative ``n_jobs`` count back from
     the number of cores as in joblib (-1 = all, -2 = all but one).
+
+    Off the main thread BLAS limits are left alone: OpenBLAS lets another
+    thread lower its thread count but not raise it again, so the limit could
+    never be undone. There the parallel kernels run on the calling thread
+    only, and BLAS keeps its own threads (still one pool at a time).
     """
     if n_jobs is None and not parallel_kernels:
         yield
         return
+    on_main_thread = threading.current_thread() is threading.main_thread()
     previous = numba.get_num_threads()
-    if n_jobs is None:
+    if not on_main_thread:
+        n_threads = 1 if parallel_kernels else previous
+    elif n_jobs is None:
         n_threads = previous
     else:
         n_cores = os.cpu_count() or 1
@@ -93,9 +101,12 @@ def _thread_limit(n_jobs, parallel_kernels):
         _WORKQUEUE_LOCK.acquire()
     numba.set_num_threads(n_threads)
     try:
-        with _blas_controller().limit(limits=1 if parallel_kernels else n_threads,
-                                      user_api="blas"):
+        if not on_main_thread:
             yield
+        else:
+            with _blas_controller().limit(limits=1 if parallel_kernels else n_threads,
+                                          user_api="blas"):
+                yield
     finally:
         numba.set_num_threads(previous)
         if serialise:

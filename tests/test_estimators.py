@@ -537,11 +537,37 @@ def _fit_in_threads(X, y, seeds):
 
 
 def test_concurrent_fits_from_python_threads_equal_sequential_fits(small_digits):
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS the kernels call, loaded now)
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {p["filepath"]: p["num_threads"] for p in threadpool_info()
+                if p["user_api"] == "blas"}
+
     X, y = small_digits
+    blas_before = blas_threads()
     concurrent = _fit_in_threads(X, y, [0, 1, 2, 3])
+    assert blas_threads() == blas_before  # process-wide BLAS settings untouched
     for seed, model in zip([0, 1, 2, 3], concurrent):
         alone = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=seed).fit(X, y)
-        np.testing.assert_array_equal(model.coefs_[0], alone.coefs_[0])
+        # off the main thread the kernels run on one thread with BLAS's own threads
+        # (shared by the concurrent calls): the same model up to summation order
+        np.testing.assert_allclose(model.coefs_[0], alone.coefs_[0], rtol=1e-6, atol=1e-12)
+
+
+def test_fit_in_a_background_thread_leaves_blas_threads_alone(small_digits):
+    """OpenBLAS cannot raise its thread count from a non-main thread, so a fit
+    there must not lower it in the first place."""
+    import scipy.linalg.cython_blas  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    X, y = small_digits
+    before = {p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    [model] = _fit_in_threads(X, y, [0])
+    after = {p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert after == before
+    alone = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, y)
+    np.testing.assert_allclose(model.coefs_[0], alone.coefs_[0], rtol=1e-6, atol=1e-12)
 
 
 def test_concurrent_fits_survive_the_workqueue_threading_layer():
