@@ -198,6 +198,10 @@ def main():
                 msg = r.get("error") or f"{r['samples_per_s']:,.0f} samples/s"
                 print(f"  {wname} / {threads} thr / {system}: {msg}", flush=True)
 
+    kernels = {f"{b['prefix']} {b['version']} ({b['architecture']}, {b['num_threads']} thr)"
+               for by_system in results.values() for r in by_system.values()
+               for b in r.get("blas", [])}
+    print("BLAS in the runs:", "; ".join(sorted(kernels)))
     table = format_table(results, WORKLOADS, peaks)
     print()
     print(table)

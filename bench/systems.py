@@ -66,46 +66,37 @@ def _timed(fn):
 
 
 # ---------------------------------------------------------------------------
+def _train_sklearn_api(Estimator, label, X, y, w, repeats):
+    """fastbp or scikit-learn, called as users call them: ``fit``."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+
+    def make(epochs):
+        return Estimator(hidden_layer_sizes=w.hidden, solver="adam", learning_rate_init=1e-3,
+                         batch_size=w.batch_size, max_iter=epochs, shuffle=True, tol=0.0,
+                         n_iter_no_change=10**9, random_state=0)
+
+    warmup, _ = _timed(lambda: make(1).fit(X[: 4 * w.batch_size], y[: 4 * w.batch_size]))
+    times, model = [], None
+    for _ in range(repeats):
+        t, model = _timed(lambda: make(w.epochs).fit(X, y))
+        times.append(t)
+    return Trained(label, warmup, times, w.n_samples, model.loss_)
+
+
 def train_fastbp(X, y, w, repeats):
     from fastbp import MLPClassifier
 
-    def make(epochs):
-        return MLPClassifier(hidden_layer_sizes=w.hidden, solver="adam", learning_rate_init=1e-3,
-                             batch_size=w.batch_size, max_iter=epochs, shuffle=True, tol=0.0,
-                             n_iter_no_change=10**9, random_state=0)
-
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    warmup, _ = _timed(lambda: make(1).fit(X[: 4 * w.batch_size], y[: 4 * w.batch_size]))
-    times, model = [], None
-    for _ in range(repeats):
-        t, model = _timed(lambda: make(w.epochs).fit(X, y))
-        times.append(t)
-    return Trained("fastbp", warmup, times, w.n_samples, model.loss_)
+    return _train_sklearn_api(MLPClassifier, "fastbp", X, y, w, repeats)
 
 
 def train_sklearn(X, y, w, repeats):
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    warnings.simplefilter("ignore", ConvergenceWarning)
-
-    def make(epochs):
-        return MLPClassifier(hidden_layer_sizes=w.hidden, solver="adam", learning_rate_init=1e-3,
-                             batch_size=w.batch_size, max_iter=epochs, shuffle=True, tol=0.0,
-                             n_iter_no_change=10**9, random_state=0)
-
-    warmup, _ = _timed(lambda: make(1).fit(X[: 4 * w.batch_size], y[: 4 * w.batch_size]))
-    times, model = [], None
-    for _ in range(repeats):
-        t, model = _timed(lambda: make(w.epochs).fit(X, y))
-        times.append(t)
-    return Trained("scikit-learn", warmup, times, w.n_samples, model.loss_)
+    return _train_sklearn_api(MLPClassifier, "scikit-learn", X, y, w, repeats)
 
 
 def train_torch(X, y, w, repeats):
