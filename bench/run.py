@@ -57,7 +57,7 @@ def blas_info():
     from threadpoolctl import threadpool_info
 
     return [{k: p.get(k) for k in ("prefix", "version", "architecture", "num_threads")}
-            for p in threadpool_info()]
+            for p in threadpool_info() if p["user_api"] == "blas"]
 
 
 def worker(argv):
