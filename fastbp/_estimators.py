@@ -8,6 +8,7 @@ verbose output, convergence warnings), attributes. The maths runs in
 
 import os
 import threading
+import time
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -164,6 +165,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [None, Integral],
+        "callbacks": [None, list],
     }
 
     # ------------------------------------------------------------------
@@ -368,9 +370,20 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _fit_lbfgs(self, X, y, sample_weight):
         data = _KernelInput(X, X.dtype)
         theta = self._params_buffer()
+        clock = [time.perf_counter(), 0]
+
+        def on_iteration(loss):
+            clock[1] += 1
+            now = time.perf_counter()
+            stop = self._call_back(epoch=clock[1], max_epochs=self.max_iter, loss=loss,
+                                   validation_score=None, n_samples=data.n_samples,
+                                   seconds=now - clock[0])
+            clock[0] = now
+            return stop
+
         self.loss_, self.n_iter_ = minimize_lbfgs(
             self._objective(data, y, sample_weight), theta, self.max_iter, self.max_fun,
-            self.tol, self.verbose)
+            self.tol, self.verbose, on_iteration if self.callbacks else None)
 
     def _fit_stochastic(self, X, y, sample_weight, incremental):
         theta = self._params_buffer()
@@ -414,7 +427,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
                               "sample size. It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        layout = self._layout()
         clip_eps = float(np.finfo(theta.dtype).eps)
         model_args = self._kernel_model_arguments(theta)
         last_good = theta.copy()
@@ -422,6 +434,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self.n_iter_ = 0
         try:
             for _ in range(self.max_iter):
+                epoch_start = time.perf_counter()
                 if self.shuffle:
                     # The same draws as scikit-learn: same random_state, same order.
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
@@ -448,6 +461,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     best[...] = theta
                 optimizer.iteration_ends(self.t_)
                 last_good[...] = theta
+                if self._call_back(
+                        epoch=self.n_iter_, max_epochs=1 if incremental else self.max_iter,
+                        loss=self.loss_,
+                        validation_score=self.validation_scores_[-1] if early_stopping else None,
+                        n_samples=n_samples, seconds=time.perf_counter() - epoch_start):
+                    break
 
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
@@ -514,6 +533,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 f"{constant_loss:.6g}, the loss of a constant prediction of the mean target. "
                 "The training has most likely diverged (lower learning_rate_init) or barely "
                 "progressed (raise learning_rate_init or max_iter).", ConvergenceWarning)
+
+    def _call_back(self, **info):
+        """Call each of ``callbacks`` with (self, info); True from any stops training."""
+        stop = False
+        for callback in self.callbacks or ():
+            stop = bool(callback(self, info)) or stop
+        return stop
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         """scikit-learn's stopping bookkeeping; True when the validation score improved."""
@@ -677,7 +703,13 @@ _SHARED_PARAMETERS_DOC = """
     n_jobs : int or None, default=None
         Threads for the compiled kernels and the BLAS calls inside them during
         fit and predict; None uses all cores, -1 all, -2 all but one. The
-        previous thread settings are restored after each call."""
+        previous thread settings are restored after each call.
+    callbacks : list of callables or None, default=None
+        Each is called as ``callback(estimator, info)`` after every epoch (every
+        L-BFGS iteration), with ``info`` a dict of ``epoch``, ``max_epochs``,
+        ``loss``, ``validation_score`` (None without early stopping),
+        ``n_samples`` and ``seconds`` (the epoch's time). A callback returning
+        True stops training after that epoch. For progress bars and logging."""
 
 _SHARED_ATTRIBUTES_DOC = """
     loss_ : float
@@ -752,7 +784,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 n_jobs=None, class_weight=None):
+                 n_jobs=None, class_weight=None, callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -777,6 +809,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.n_jobs = n_jobs
+        self.callbacks = callbacks
         self.class_weight = class_weight
 
     loss = "log_loss"
@@ -969,7 +1002,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 n_jobs=None):
+                 n_jobs=None, callbacks=None):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -995,6 +1028,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.n_jobs = n_jobs
+        self.callbacks = callbacks
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,

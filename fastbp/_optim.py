@@ -86,7 +86,8 @@ class StochasticOptimizer:
         return False
 
 
-def minimize_lbfgs(loss_and_gradient, theta, max_iter, max_fun, tol, verbose):
+def minimize_lbfgs(loss_and_gradient, theta, max_iter, max_fun, tol, verbose,
+                   on_iteration=None):
     """Minimise with SciPy's L-BFGS-B, as scikit-learn's MLP does.
 
     Parameters
@@ -98,6 +99,8 @@ def minimize_lbfgs(loss_and_gradient, theta, max_iter, max_fun, tol, verbose):
         Start point; overwritten with the solution.
     max_iter, max_fun, tol : as in scikit-learn (``tol`` is L-BFGS-B's gtol).
     verbose : bool or int
+    on_iteration : callable or None
+        ``on_iteration(loss)`` after each iteration; True stops the solver.
 
     Returns
     -------
@@ -113,14 +116,22 @@ def minimize_lbfgs(loss_and_gradient, theta, max_iter, max_fun, tol, verbose):
         return loss, grad.astype(np.float64)
 
     options = {"maxfun": max_fun, "maxiter": max_iter, "gtol": tol}
-    if verbose:
-        def callback(intermediate_result):
+
+    stopped_by_caller = []
+
+    def callback(intermediate_result):
+        if verbose:
             print("L-BFGS iteration, loss = %.8f" % intermediate_result.fun)
-    else:
-        callback = None
+        if on_iteration is not None and on_iteration(float(intermediate_result.fun)):
+            stopped_by_caller.append(True)
+            raise StopIteration  # SciPy ends the minimisation at this iterate
+
     result = scipy.optimize.minimize(
         fun, theta.astype(np.float64), method="L-BFGS-B", jac=True, options=options,
-        callback=callback)
-    n_iter = _check_optimize_result("lbfgs", result, max_iter)
+        callback=callback if verbose or on_iteration is not None else None)
+    if stopped_by_caller:  # a requested stop is not a failure to converge
+        n_iter = min(result.nit, max_iter)
+    else:
+        n_iter = _check_optimize_result("lbfgs", result, max_iter)
     theta[...] = result.x
     return float(result.fun), n_iter

@@ -640,3 +640,55 @@ def test_keyboard_interrupt_keeps_last_finished_epoch(rng):
     # The weights are those of the last recorded epoch: its loss is finite and the model works.
     assert clf.predict(X).shape == (3000,)
     time.sleep(0)  # no pending interrupt left behind
+
+
+# --------------------------------------------------------------------------
+# callbacks
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_callbacks_receive_each_epoch(early_stopping, small_digits):
+    X, y = small_digits
+    seen = []
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=4, early_stopping=early_stopping,
+                        random_state=0, callbacks=[lambda est, info: seen.append(dict(info))])
+    clf.fit(X, y)
+    assert [info["epoch"] for info in seen] == [1, 2, 3, 4]
+    assert [info["loss"] for info in seen] == clf.loss_curve_
+    assert all(info["max_epochs"] == 4 and info["seconds"] > 0 for info in seen)
+    expected_n = 540 if early_stopping else 600  # 10% held out
+    assert all(info["n_samples"] == expected_n for info in seen)
+    if early_stopping:
+        assert [info["validation_score"] for info in seen] == clf.validation_scores_
+    else:
+        assert all(info["validation_score"] is None for info in seen)
+
+
+def test_callback_returning_true_stops_training(small_digits):
+    X, y = small_digits
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0,
+                        callbacks=[lambda est, info: info["epoch"] == 3])
+    clf.fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
+
+
+def test_callbacks_with_lbfgs(small_digits):
+    X, y = small_digits
+    losses = []
+    clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30, random_state=0,
+                        callbacks=[lambda est, info: losses.append(info["loss"]) or len(losses) == 5])
+    clf.fit(X, y)
+    assert len(losses) == 5 and clf.n_iter_ == 5
+    assert losses == sorted(losses, reverse=True)  # L-BFGS-B never increases the loss
+    assert np.isclose(clf.loss_, losses[-1])
+
+
+def _count_epochs(estimator, info):
+    estimator.epochs_seen_ = getattr(estimator, "epochs_seen_", 0) + 1
+
+
+def test_estimator_with_callbacks_clones_and_pickles(small_digits):
+    X, y = small_digits
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, callbacks=[_count_epochs])
+    assert clone(clf).callbacks == [_count_epochs]
+    restored = pickle.loads(pickle.dumps(clf.fit(X, y)))
+    assert restored.callbacks == [_count_epochs] and restored.epochs_seen_ == 2
