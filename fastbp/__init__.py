@@ -5,8 +5,9 @@ scikit-learn's. Importing fastbp compiles nothing: kernels compile (or load
 from Numba's on-disk cache) on first use.
 """
 
-from ._estimators import MLPClassifier, MLPRegressor
-
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+from ._estimators import MLPClassifier, MLPRegressor  # noqa: E402
+from .io import ModelFileError, load, save  # noqa: E402
+
+__all__ = ["MLPClassifier", "MLPRegressor", "ModelFileError", "load", "save", "__version__"]
