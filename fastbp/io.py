@@ -117,12 +117,19 @@ def read_metadata(path):
 
 def _open(path):
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot be read: {error}") from None
+    if magic != b"PK\x03\x04":
+        raise ModelFileError(f"{path}: not a fastbp model file (not an .npz archive)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
     except Exception as error:  # noqa: BLE001 - a damaged archive can fail in any parser
         raise ModelFileError(f"{path}: not a readable fastbp model file (truncated or "
                              f"corrupted?): {type(error).__name__}: {error}") from None

@@ -111,7 +111,7 @@ def test_corrupted_bytes(saved):
 def test_not_a_zip_file(tmp_path):
     path = tmp_path / "text.npz"
     path.write_text("hello")
-    with pytest.raises(ModelFileError, match="not a readable fastbp model file"):
+    with pytest.raises(ModelFileError, match=r"not a fastbp model file \(not an .npz archive\)"):
         fastbp.load(path)
 
 

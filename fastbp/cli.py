@@ -1,0 +1,366 @@
+"""The ``fastbp`` command: train, evaluate, predict, info.
+
+    fastbp train [DATA] [options]       train (digits by default), report metrics
+    fastbp evaluate MODEL DATA          accuracy or R² of a saved model
+    fastbp predict MODEL DATA           predictions as CSV (--proba for probabilities)
+    fastbp info MODEL                   architecture, settings, metrics, versions
+
+Errors print one line on stderr and exit with status 1 (``--debug`` shows the
+traceback); usage errors exit with status 2.
+"""
+
+import argparse
+import csv
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from .data import BUNDLED, DataError, load_data
+from .io import ModelFileError
+
+
+class CommandError(Exception):
+    """A problem to report on one line."""
+
+
+# ---------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------
+class Progress:
+    """A callback printing each epoch: a live bar on a terminal, lines elsewhere.
+
+    Parameters
+    ----------
+    stream : text stream
+    live : bool
+        Redraw one line in place (a terminal) or print a line per epoch.
+    """
+
+    def __init__(self, stream, live):
+        self.stream = stream
+        self.live = live
+        self.seconds = 0.0
+
+    def __call__(self, estimator, info):
+        self.seconds += info["seconds"]
+        epoch, total = info["epoch"], info["max_epochs"]
+        rate = info["n_samples"] / info["seconds"] if info["seconds"] > 0 else float("inf")
+        eta = self.seconds / epoch * (total - epoch)
+        score = info["validation_score"]
+        val = f"  val {score:.4f}" if score is not None else ""
+        if self.live:
+            width = 24
+            filled = int(width * epoch / total)
+            bar = "#" * filled + "." * (width - filled)
+            self.stream.write(f"\r{epoch:>5}/{total} |{bar}| loss {info['loss']:.6f}{val}  "
+                              f"{rate:,.0f} samples/s  ETA {eta:5.1f}s ")
+        else:
+            self.stream.write(f"epoch {epoch}/{total}  loss {info['loss']:.6f}{val}  "
+                              f"{rate:,.0f} samples/s  ETA {eta:.1f}s\n")
+        self.stream.flush()
+
+    def finish(self):
+        if self.live and self.seconds:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------------------
+# Sub-commands
+# ---------------------------------------------------------------------------
+def _guess_task(y):
+    """'regress' for continuous targets and for numeric ones with many distinct
+    values (integer-valued amounts, like diabetes'), else 'classify'."""
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = type_of_target(y)
+    if kind.startswith("continuous"):
+        return "regress"
+    if kind == "multiclass" and np.issubdtype(np.asarray(y).dtype, np.number):
+        n_distinct = len(np.unique(y))
+        if n_distinct > 20 and n_distinct > 0.05 * len(y):
+            return "regress"
+    return "classify"
+
+
+def _metric_name(model):
+    from sklearn.base import is_classifier
+
+    return "accuracy" if is_classifier(model) else "R²"
+
+
+def _check_plot_available():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CommandError("--plot needs matplotlib, which is not installed: "
+                           "pip install 'fastbp[plot]'") from None
+
+
+def plot_training(model, path):
+    """Write a PNG of the loss curve and, with early stopping, the validation score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not hasattr(model, "loss_curve_"):
+        raise CommandError("--plot draws the loss per epoch, which solver 'lbfgs' does not "
+                           "record; use --solver adam or sgd")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    epochs = np.arange(1, len(model.loss_curve_) + 1)
+    ax.plot(epochs, model.loss_curve_, color="tab:blue", label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss", color="tab:blue")
+    ax.set_yscale("log")
+    handles = ax.get_legend_handles_labels()[0]
+    if getattr(model, "validation_scores_", None):
+        ax2 = ax.twinx()
+        ax2.plot(epochs, model.validation_scores_, color="tab:orange",
+                 label=f"validation {_metric_name(model)}")
+        ax2.set_ylabel(f"validation {_metric_name(model)}", color="tab:orange")
+        handles += ax2.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="center right")
+    ax.set_title(f"{type(model).__name__} {model.hidden_layer_sizes}, {model.solver}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cmd_train(args, out, err):
+    from sklearn.model_selection import train_test_split
+
+    from . import MLPClassifier, MLPRegressor, save
+
+    if args.plot:
+        _check_plot_available()
+    data = load_data(args.data, target=args.target)
+    if data.y is None:
+        raise CommandError(f"{args.data}: no target values to train on")
+    task = args.task or _guess_task(data.y)
+    from sklearn.utils.multiclass import type_of_target
+
+    if task == "classify" and type_of_target(data.y).startswith("continuous"):
+        raise CommandError(f"{args.data}: --task classify, but the target is continuous")
+    stratify = None
+    if task == "classify":
+        _, counts = np.unique(data.y, return_counts=True)
+        stratify = data.y if counts.min() >= 2 else None
+    try:
+        X_train, X_test, y_train, y_test = train_test_split(
+            data.X, data.y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
+    except ValueError as error:
+        raise CommandError(f"{args.data}: cannot split into train and test sets: {error}") from None
+
+    progress = None if args.quiet else Progress(err, live=err.isatty())
+    Estimator = MLPClassifier if task == "classify" else MLPRegressor
+    model = Estimator(hidden_layer_sizes=args.hidden, activation=args.activation,
+                      solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
+                      learning_rate_init=args.lr, max_iter=args.epochs,
+                      early_stopping=args.early_stopping, random_state=args.seed,
+                      n_jobs=args.jobs, callbacks=[progress] if progress else None)
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        start = time.perf_counter()
+        model.fit(X_train, y_train)
+        elapsed = time.perf_counter() - start
+    if progress:
+        progress.finish()
+
+    metric = _metric_name(model)
+    train_score = model.score(X_train, y_train)
+    test_score = model.score(X_test, y_test)
+    n_train = X_train.shape[0]
+    print(f"data: {data.name}, {n_train} train / {X_test.shape[0]} test samples, "
+          f"{data.X.shape[1]} features, task: {task}"
+          + (f", {len(model.classes_)} classes" if task == "classify" else ""), file=out)
+    print(f"model: {Estimator.__name__}(hidden_layer_sizes={model.hidden_layer_sizes}, "
+          f"activation={model.activation!r}, solver={model.solver!r}), "
+          f"{model.n_iter_} iterations", file=out)
+    print(f"train {metric}: {train_score:.4f}", file=out)
+    print(f"test {metric}:  {test_score:.4f}", file=out)
+    epochs_run = model.n_iter_ if model.solver != "lbfgs" else 1
+    rate = f", {n_train * epochs_run / elapsed:,.0f} samples/s" if model.solver != "lbfgs" else ""
+    print(f"fit time: {elapsed:.3f} s{rate}", file=out)
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            print(f"note: {str(warning.message).splitlines()[0]}", file=out)
+    if args.out:
+        save(model, args.out, metrics={"data": data.name, "task": task,
+                                       f"train_{metric}": train_score, f"test_{metric}": test_score,
+                                       "fit_seconds": elapsed})
+        print(f"saved model to {args.out}", file=out)
+    if args.plot:
+        plot_training(model, args.plot)
+        print(f"saved plot to {args.plot}", file=out)
+    return 0
+
+
+def _load_model(path):
+    from . import load
+
+    return load(path)
+
+
+def cmd_evaluate(args, out, err):
+    model = _load_model(args.model)
+    data = load_data(args.data, target=args.target, n_features=model.n_features_in_)
+    if data.y is None:
+        raise CommandError(f"{args.data}: no target column to evaluate against")
+    score = model.score(data.X, data.y)
+    print(f"{_metric_name(model)}: {score:.4f} on {data.X.shape[0]} samples of {data.name}",
+          file=out)
+    return 0
+
+
+def cmd_predict(args, out, err):
+    model = _load_model(args.model)
+    data = load_data(args.data, target=args.target, n_features=model.n_features_in_)
+    if args.proba:
+        if not hasattr(model, "predict_proba"):
+            raise CommandError("--proba needs a classifier; this model is a regressor")
+        values = model.predict_proba(data.X)
+        header = [f"proba_{c}" for c in model.classes_]
+    else:
+        values = model.predict(data.X)
+        if values.ndim == 1:
+            values = values[:, None]
+            header = ["prediction"]
+        else:
+            header = [f"prediction_{j}" for j in range(values.shape[1])]
+    target = open(args.out, "w", newline="") if args.out else out
+    try:
+        writer = csv.writer(target)
+        writer.writerow(header)
+        writer.writerows(values.tolist())
+    finally:
+        if args.out:
+            target.close()
+    if args.out:
+        print(f"wrote {values.shape[0]} predictions to {args.out}", file=out)
+    return 0
+
+
+def cmd_info(args, out, err):
+    from .io import read_metadata
+
+    metadata = read_metadata(args.model)
+    attributes = metadata["attributes"]
+    params = metadata["params"]
+    units = attributes["layer_units"]
+    print(f"model: {metadata['estimator']} ({args.model})", file=out)
+    print(f"layers: {' -> '.join(map(str, units))} ({params['activation']} hidden, "
+          f"{attributes['out_activation_']} output), dtype {metadata['dtype']}", file=out)
+    n_params = sum(units[i] * units[i + 1] + units[i + 1] for i in range(len(units) - 1))
+    print(f"parameters: {n_params:,}", file=out)
+    print(f"training: solver={params['solver']}, learning_rate_init={params['learning_rate_init']}, "
+          f"alpha={params['alpha']}, batch_size={params['batch_size']}, "
+          f"max_iter={params['max_iter']}, early_stopping={params['early_stopping']}, "
+          f"random_state={params['random_state']}", file=out)
+    print(f"fitted: {attributes.get('n_iter_')} iterations, {attributes.get('t_')} samples seen, "
+          f"final loss {attributes.get('loss_')}", file=out)
+    for name, value in metadata.get("metrics", {}).items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"metric {name}: {shown}", file=out)
+    versions = ", ".join(f"{k} {v}" for k, v in metadata["versions"].items())
+    print(f"written with: {versions} (model format {metadata['format_version']})", file=out)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------
+def _hidden_sizes(text):
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 100,50; got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive; got {text!r}")
+    return sizes
+
+
+def _batch_size(text):
+    return text if text == "auto" else int(text)
+
+
+def build_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser = argparse.ArgumentParser(
+        prog="fastbp", description="Train and use multi-layer perceptrons on CPU cores.",
+        parents=[common])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", parents=[common], help="train a model and report its metrics",
+        description="Train an MLP on DATA: a bundled data set (" + ", ".join(BUNDLED) +
+                    "), synthetic:N,D,K, or a .csv / .npz / svmlight file.")
+    train.add_argument("data", nargs="?", default="digits", metavar="DATA",
+                       help="data to train on (default: digits)")
+    train.add_argument("--target", help="CSV target column name (default: the last column)")
+    train.add_argument("--task", choices=["classify", "regress"],
+                       help="default: guessed from the target")
+    train.add_argument("--hidden", type=_hidden_sizes, default=(100,),
+                       help="hidden layer sizes, e.g. 100,50 (default: 100)")
+    train.add_argument("--activation", choices=["relu", "tanh", "logistic", "identity"],
+                       default="relu")
+    train.add_argument("--solver", choices=["adam", "sgd", "lbfgs"], default="adam")
+    train.add_argument("--epochs", type=int, default=200, help="max_iter (default: 200)")
+    train.add_argument("--batch-size", type=_batch_size, default="auto")
+    train.add_argument("--lr", type=float, default=1e-3, help="learning_rate_init")
+    train.add_argument("--alpha", type=float, default=1e-4, help="L2 penalty")
+    train.add_argument("--early-stopping", action="store_true")
+    train.add_argument("--test-size", type=float, default=0.25)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--jobs", type=int, default=None, help="threads (default: all cores)")
+    train.add_argument("--out", metavar="MODEL", help="save the model to this .npz file")
+    train.add_argument("--plot", metavar="PNG", help="write the loss curve to this PNG")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", parents=[common],
+                                   help="score a saved model on DATA")
+    evaluate.add_argument("model", metavar="MODEL")
+    evaluate.add_argument("data", metavar="DATA")
+    evaluate.add_argument("--target", help="CSV target column name")
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    predict = commands.add_parser("predict", parents=[common],
+                                  help="write a saved model's predictions on DATA as CSV")
+    predict.add_argument("model", metavar="MODEL")
+    predict.add_argument("data", metavar="DATA")
+    predict.add_argument("--target", help="CSV column to ignore as the target")
+    predict.add_argument("--out", metavar="FILE", help="CSV file (default: standard output)")
+    predict.add_argument("--proba", action="store_true", help="class probabilities")
+    predict.set_defaults(run=cmd_predict)
+
+    info = commands.add_parser("info", parents=[common], help="describe a saved model")
+    info.add_argument("model", metavar="MODEL")
+    info.set_defaults(run=cmd_info)
+    return parser
+
+
+def main(argv=None, out=None, err=None):
+    out = out or sys.stdout
+    err = err or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("train", "evaluate", "predict", "info", "-h", "--help"):
+        argv = ["train", *argv]  # train is the default command
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args, out, err)
+    except (CommandError, DataError, ModelFileError, ValueError, OSError) as error:
+        if args.debug:
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"fastbp: error: {message}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        print("fastbp: interrupted", file=err)
+        return 130
+
