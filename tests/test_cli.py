@@ -240,3 +240,11 @@ def test_usage_errors_exit_2():
     status = subprocess.run([sys.executable, "-m", "fastbp", "train", "--hidden", "ten"],
                             capture_output=True, text=True)
     assert status.returncode == 2 and "expected sizes like 100,50" in status.stderr
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    status, out, err = run("train", "iris", "--quiet", "--plot", str(tmp_path / "p.png"))
+    assert status == 1 and out == ""  # refused before training, not after
+    assert err.strip() == ("fastbp: error: --plot needs matplotlib, which is not installed: "
+                           "pip install 'fastbp[plot]'")
