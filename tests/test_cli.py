@@ -133,7 +133,6 @@ def test_progress_is_a_live_bar_on_a_terminal():
 
 
 def test_plot_writes_a_png(tmp_path):
-    pytest.importorskip("matplotlib")
     path = tmp_path / "curve.png"
     status, out, _ = run("train", "iris", "--epochs", "20", "--early-stopping", "--quiet",
                          "--plot", str(path))
@@ -142,7 +141,6 @@ def test_plot_writes_a_png(tmp_path):
 
 
 def test_plot_of_lbfgs_is_refused_clearly(tmp_path):
-    pytest.importorskip("matplotlib")
     status, _, err = run("train", "iris", "--solver", "lbfgs", "--quiet", "--plot",
                          str(tmp_path / "p.png"))
     assert status == 1 and "does not record" in err

@@ -47,7 +47,7 @@ def test_round_trip_is_exact(kind, solver, rng, tmp_path):
 
 
 def test_round_trip_keeps_float32_feature_names_and_training_state(rng, tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X = pd.DataFrame(rng.normal(size=(80, 3)).astype(np.float32), columns=["a", "b", "c"])
     y = rng.integers(0, 3, 80)
     model = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)

@@ -34,3 +34,9 @@ def test_compare_sklearn():
     assert len(rows) == 12  # 4 data sets x 3 solvers
     for row in rows:  # same settings, same random_state: the same accuracy
         assert abs(float(row[2]) - float(row[3])) <= 0.01, row
+
+
+def test_train_dask_on_a_local_cluster():
+    out = run_script("train_dask.py", "--rounds", "5", "--samples", "4000")
+    assert "cluster: 2 workers" in out and "round   5" in out
+    assert "agreement with the local copy 1.000" in out

@@ -1,0 +1,303 @@
+"""Training on Dask: the data stays on the workers, only weights and gradients travel.
+
+``DaskMLPClassifier`` / ``DaskMLPRegressor`` take the local estimators'
+parameters plus ``client`` (the current dask.distributed client when None) and
+``sync_period``. ``fit`` takes dask arrays (or dask dataframes) partitioned by
+rows; each row block is a shard that stays where it is.
+
+- ``solver='lbfgs'``: exact full-batch training. Each iteration, every shard
+  computes its loss and gradient with the compiled kernels; the driver sums
+  them, J = Σ_b Σᵢ sᵢℓᵢ / Σ sᵢ + ½α‖W‖² / Σ sᵢ, and drives SciPy's L-BFGS-B:
+  the same objective, so the same solution, as the local estimator's.
+- ``solver='sgd'`` / ``'adam'``: synchronous data-parallel training. Each
+  round every shard runs ``sync_period`` epochs of local minibatch steps from
+  the same weights and optimizer state; the driver averages both, weighted by
+  shard size. ``max_iter`` counts rounds.
+
+``predict`` / ``predict_proba`` on dask arrays are lazy, block by block;
+``to_local()`` returns the equivalent local estimator for serving.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+
+from . import MLPClassifier, MLPRegressor
+from ._optim import minimize_lbfgs
+
+__all__ = ["DaskMLPClassifier", "DaskMLPRegressor"]
+
+
+def _worker_threads():
+    """Threads this worker may use for one task (no oversubscription of its cores)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        return max(1, worker.state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _local_copy(template, theta_parts, n_jobs):
+    """A local estimator with the template's settings and the given weights."""
+    est = template.__class__(**{**template.get_params(), "n_jobs": n_jobs})
+    for name, value in template.__dict__.items():
+        if name.endswith("_") and not name.startswith("__") or name in (
+                "_label_binarizer", "_layer_units", "_layout_cache"):
+            setattr(est, name, value)
+    coefs, intercepts = theta_parts
+    est.coefs_, est.intercepts_ = [c.copy() for c in coefs], [b.copy() for b in intercepts]
+    return est
+
+
+def _shard_loss_gradient(shard, template, coefs, intercepts):
+    """On a worker: (Σᵢ sᵢℓᵢ, raw gradient sums, Σ sᵢ) of one shard, penalty excluded."""
+    X, y = shard
+    est = _local_copy(template, (coefs, intercepts), _worker_threads())
+    est.alpha = 0.0
+    sw_sum = float(X.shape[0])
+    loss, coef_grads, intercept_grads = est.loss_gradient(X, y)
+    return loss * sw_sum, [g * sw_sum for g in coef_grads], [g * sw_sum for g in intercept_grads], sw_sum
+
+
+def _shard_epochs(shard, template, coefs, intercepts, optimizer, n_epochs, seed):
+    """On a worker: ``n_epochs`` local epochs from the given weights and optimizer state."""
+    X, y = shard
+    est = _local_copy(template, (coefs, intercepts), _worker_threads())
+    est.random_state = seed
+    est.early_stopping = False
+    if optimizer is not None:
+        est._optimizer = optimizer
+    losses = []
+    for _ in range(n_epochs):
+        est.partial_fit(X, y)
+        losses.append(est.loss_)
+    return est.coefs_, est.intercepts_, est._optimizer, float(np.mean(losses)), X.shape[0]
+
+
+class _DaskMLP(BaseEstimator):
+    _local_class = None
+
+    def _client(self):
+        from distributed import default_client
+
+        return self.client if self.client is not None else default_client()
+
+    def _local_params(self):
+        params = self.get_params()
+        for driver_only in ("client", "sync_period", "callbacks"):
+            params.pop(driver_only)  # callbacks run on the driver, once per round
+        return params
+
+    def _call_back(self, **info):
+        stop = False
+        for callback in self.callbacks or ():
+            stop = bool(callback(self, info)) or stop
+        return stop
+
+    def _shards(self, X, y):
+        """Persist the row blocks of (X, y) on the workers; futures of (X_b, y_b)."""
+        import dask
+        import dask.array as da
+        import dask.dataframe as dd
+
+        if isinstance(X, dd.DataFrame):
+            X = X.to_dask_array(lengths=True)
+        if isinstance(y, (dd.DataFrame, dd.Series)):
+            y = y.to_dask_array(lengths=True)
+        X, y = da.asarray(X), da.asarray(y)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D; got {X.ndim} dimensions")
+        if len(X.chunks[1]) != 1:
+            X = X.rechunk({1: -1})
+        y = y.rechunk({0: X.chunks[0]} if y.ndim == 1 else {0: X.chunks[0], 1: -1})
+        blocks = [dask.delayed(tuple)([xb, yb]) for xb, yb in
+                  zip(X.to_delayed().ravel(), y.to_delayed().ravel())]
+        client = self._client()
+        futures = client.compute(blocks)
+        return client, X, y, futures
+
+    def _template(self, X, y, client):
+        """A local estimator initialised exactly as a local fit on all the data would be."""
+        template = self._local_class(**self._local_params())
+        template._random_state = check_random_state(self.random_state)
+        n_features = X.shape[1]
+        if isinstance(template, MLPClassifier):
+            classes = np.unique(client.compute(y).result() if y.ndim == 1 else [0, 1])
+            binarizer = LabelBinarizer()
+            if y.ndim == 2:
+                binarizer.fit(np.eye(y.shape[1], dtype=int))
+            else:
+                binarizer.fit(classes)
+            template._label_binarizer = binarizer
+            template.classes_ = binarizer.classes_
+            n_outputs = binarizer.transform(binarizer.classes_[:1]).shape[1] if y.ndim == 1 else y.shape[1]
+        else:
+            n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        template.n_features_in_ = n_features
+        hidden = template._hidden_layer_sizes_list()
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        template._initialize(np.empty((0, n_outputs)), [n_features, *hidden, n_outputs], dtype)
+        return template
+
+    def fit(self, X, y):
+        """Fit on dask arrays / dataframes partitioned by rows.
+
+        Parameters
+        ----------
+        X : dask array or dataframe of shape (n_samples, n_features)
+        y : dask array or series of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        client, X, y, shards = self._shards(X, y)
+        template = self._template(X, y, client)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(client, template, shards)
+        else:
+            self._fit_rounds(client, template, shards)
+        self._local = template
+        for name, value in template.__dict__.items():
+            if name.endswith("_") and not name.startswith("__"):
+                setattr(self, name, value)
+        return self
+
+    def _fit_lbfgs(self, client, template, shards):
+        layout = template._layout()
+        theta = template._params_buffer()
+        n_total = None
+
+        def loss_and_gradient(theta_now):
+            nonlocal n_total
+            coefs, intercepts = layout.views(theta_now.copy())
+            futures = [client.submit(_shard_loss_gradient, shard, template, coefs, intercepts,
+                                     pure=False) for shard in shards]
+            results = client.gather(futures)
+            n_total = sum(r[3] for r in results)
+            coef_sum = [sum(r[1][l] for r in results) for l in range(len(coefs))]
+            intercept_sum = [sum(r[2][l] for r in results) for l in range(len(intercepts))]
+            squared_norm = sum(float((c ** 2).sum()) for c in coefs)
+            loss = (sum(r[0] for r in results) + 0.5 * self.alpha * squared_norm) / n_total
+            grad = np.empty_like(theta_now)
+            g_coefs, g_intercepts = layout.views(grad)
+            for l in range(len(coefs)):
+                g_coefs[l][...] = (coef_sum[l] + self.alpha * coefs[l]) / n_total
+                g_intercepts[l][...] = intercept_sum[l] / n_total
+            return loss, grad
+
+        iteration = [0]
+
+        def on_iteration(loss):
+            iteration[0] += 1
+            return self._call_back(epoch=iteration[0], max_epochs=self.max_iter, loss=loss,
+                                   validation_score=None, n_samples=n_total, seconds=None)
+
+        template.loss_, template.n_iter_ = minimize_lbfgs(
+            loss_and_gradient, theta, self.max_iter, self.max_fun, self.tol, self.verbose,
+            on_iteration if self.callbacks else None)
+        template._set_params_buffer(theta)
+
+    def _fit_rounds(self, client, template, shards):
+        rng = check_random_state(self.random_state)
+        coefs, intercepts = template.coefs_, template.intercepts_
+        optimizer = None
+        template.loss_curve_ = []
+        for round_ in range(self.max_iter):
+            futures = [client.submit(_shard_epochs, shard, template, coefs, intercepts, optimizer,
+                                     self.sync_period, int(rng.randint(2**31 - 1)), pure=False)
+                       for shard in shards]
+            results = client.gather(futures)
+            weights = np.array([r[4] for r in results], dtype=float)
+            weights /= weights.sum()
+            coefs = [sum(w * r[0][l] for w, r in zip(weights, results)) for l in range(len(coefs))]
+            intercepts = [sum(w * r[1][l] for w, r in zip(weights, results))
+                          for l in range(len(intercepts))]
+            optimizer = results[0][2]
+            optimizer.state = sum(w * r[2].state for w, r in zip(weights, results)).astype(
+                optimizer.state.dtype)
+            loss = float(sum(w * r[3] for w, r in zip(weights, results)))
+            template.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Round {round_ + 1}, loss = {loss:.8f}")
+            if self._call_back(epoch=round_ + 1, max_epochs=self.max_iter, loss=loss,
+                               validation_score=None, n_samples=int(sum(r[4] for r in results)),
+                               seconds=None):
+                break
+        template.coefs_, template.intercepts_ = coefs, intercepts
+        template._params_buffer()
+        template.loss_ = template.loss_curve_[-1]
+        template.n_iter_ = len(template.loss_curve_)
+        template._optimizer = optimizer
+
+    def to_local(self):
+        """The equivalent fitted local estimator (fastbp.MLPClassifier / MLPRegressor)."""
+        return self._local
+
+    def _predict_blocks(self, X, method):
+        import dask.array as da
+
+        X = da.asarray(X)
+        local = self._local
+        n_out = (len(local.classes_) if method == "predict_proba" else None)
+
+        def apply(block):
+            return getattr(local, method)(block)
+
+        if method == "predict_proba" or (method == "predict" and local.n_outputs_ > 1
+                                         and not hasattr(local, "classes_")):
+            width = n_out if method == "predict_proba" else local.n_outputs_
+            return X.map_blocks(apply, chunks=(X.chunks[0], (width,)), dtype=float)
+        return X.map_blocks(apply, drop_axis=1, dtype=float if not hasattr(local, "classes_")
+                            else local.classes_.dtype)
+
+    def predict(self, X):
+        """Lazy predictions for a dask array, computed block by block."""
+        return self._predict_blocks(X, "predict")
+
+
+_MLP_PARAM_DOC = """
+    Parameters
+    ----------
+    client : distributed.Client or None, default=None
+        The Dask client; None uses the current default client.
+    sync_period : int, default=1
+        sgd / adam: local epochs each shard runs between two averagings of
+        the weights and optimizer state. Ignored by lbfgs.
+    **params
+        The local estimator's parameters (hidden_layer_sizes, solver, …);
+        ``max_iter`` counts averaging rounds for sgd / adam."""
+
+
+def _dask_estimator(local_class, name, mixin, extra_methods):
+    """A Dask estimator class with ``local_class``'s parameters plus client and sync_period."""
+    import inspect
+
+    local_params = list(inspect.signature(local_class.__init__).parameters.values())[1:]
+    positional = [p.name for p in local_params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    keyword = [p.name for p in local_params if p.kind == p.KEYWORD_ONLY]
+    defaults = {p.name: p.default for p in local_params}
+    # scikit-learn reads parameters from the __init__ signature, so it is spelt out
+    signature = ", ".join(
+        [f"{n}={n}_default" for n in positional] + ["*", "client=None", "sync_period=1"]
+        + [f"{n}={n}_default" for n in keyword if n != "callbacks"] + ["callbacks=None"])
+    body = "\n".join(f"    self.{n} = {n}" for n in positional + keyword + ["client", "sync_period"])
+    namespace = {f"{n}_default": v for n, v in defaults.items()}
+    exec(f"def __init__(self, {signature}):\n{body}\n", namespace)  # noqa: S102
+    attrs = {"__init__": namespace["__init__"], "_local_class": local_class,
+             "__doc__": f"{local_class.__name__} trained on a Dask cluster (see fastbp.dask).\n"
+                        + _MLP_PARAM_DOC, "__module__": __name__, **extra_methods}
+    return type(name, (mixin, _DaskMLP), attrs)
+
+
+def _predict_proba(self, X):
+    """Lazy class probabilities for a dask array, computed block by block."""
+    return self._predict_blocks(X, "predict_proba")
+
+
+def _score(self, X, y):
+    return self._local.score(np.asarray(X), np.asarray(y))
+
+
+DaskMLPClassifier = _dask_estimator(MLPClassifier, "DaskMLPClassifier", ClassifierMixin,
+                                    {"predict_proba": _predict_proba})
+DaskMLPRegressor = _dask_estimator(MLPRegressor, "DaskMLPRegressor", RegressorMixin, {})
