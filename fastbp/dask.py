@@ -125,7 +125,11 @@ class _DaskMLP(BaseEstimator):
         template._random_state = check_random_state(self.random_state)
         n_features = X.shape[1]
         if isinstance(template, MLPClassifier):
-            classes = np.unique(client.compute(y).result() if y.ndim == 1 else [0, 1])
+            import dask.array as da
+
+            # only the distinct labels travel, not y
+            classes = (np.sort(client.compute(da.unique(y)).result()) if y.ndim == 1
+                       else np.array([0, 1]))
             binarizer = LabelBinarizer()
             if y.ndim == 2:
                 binarizer.fit(np.eye(y.shape[1], dtype=int))
@@ -294,10 +298,25 @@ def _predict_proba(self, X):
     return self._predict_blocks(X, "predict_proba")
 
 
-def _score(self, X, y):
-    return self._local.score(np.asarray(X), np.asarray(y))
+def _accuracy(self, X, y):
+    """Accuracy on dask inputs, computed block by block on the workers."""
+    import dask.array as da
+
+    hits = self.predict(X) == da.asarray(y)
+    return float((hits.all(axis=1) if hits.ndim == 2 else hits).mean().compute())
+
+
+def _r2(self, X, y):
+    """R² (averaged over outputs) on dask inputs, computed on the workers."""
+    import dask.array as da
+
+    y = da.asarray(y).astype(float)
+    residual = ((y - self.predict(X)) ** 2).sum(axis=0)
+    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    return float((1 - residual / total).mean().compute())
 
 
 DaskMLPClassifier = _dask_estimator(MLPClassifier, "DaskMLPClassifier", ClassifierMixin,
-                                    {"predict_proba": _predict_proba})
-DaskMLPRegressor = _dask_estimator(MLPRegressor, "DaskMLPRegressor", RegressorMixin, {})
+                                    {"predict_proba": _predict_proba, "score": _accuracy})
+DaskMLPRegressor = _dask_estimator(MLPRegressor, "DaskMLPRegressor", RegressorMixin,
+                                   {"score": _r2})

@@ -101,7 +101,8 @@ def test_regressor_and_lazy_predict(client):
     assert isinstance(prediction, da.Array)  # lazy
     assert prediction.chunks == ((500, 500, 500, 500),)
     np.testing.assert_allclose(prediction.compute(), remote.to_local().predict(X))
-    assert remote.to_local().score(X, y) > 0.95
+    assert np.isclose(remote.score(Xd, yd), remote.to_local().score(X, y))  # computed on workers
+    assert remote.score(Xd, yd) > 0.95
 
 
 def test_predict_proba_is_lazy_block_by_block(client, digits_data):
@@ -111,6 +112,7 @@ def test_predict_proba_is_lazy_block_by_block(client, digits_data):
     proba = model.predict_proba(Xd)
     assert isinstance(proba, da.Array) and proba.shape == (1797, 10)
     np.testing.assert_allclose(proba.compute(), model.to_local().predict_proba(X))
+    assert model.score(Xd, yd) == model.to_local().score(X, y)
 
 
 def test_dask_dataframe_input(client):
