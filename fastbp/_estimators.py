@@ -37,6 +37,15 @@ _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Rows per chunk for prediction and full-batch gradients: memory stays
 # O(chunk × width) whatever the number of samples.
 _CHUNK_ROWS = 1024
+# Below this much work per parallel step (rows × parameters), one thread is
+# faster than waking a pool: a parallel region costs a few microseconds, and
+# it competes with any BLAS threads still spinning from the caller's own work.
+_PARALLEL_MIN_WORK = 1 << 18
+
+
+def _threads_for(rows, n_params):
+    """Numba threads for a parallel step over ``rows`` rows of a network of ``n_params``."""
+    return numba.get_num_threads() if rows * n_params >= _PARALLEL_MIN_WORK else 1
 
 
 _BLAS_CONTROLLER = None
@@ -262,7 +271,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             with _thread_limit(self.n_jobs, parallel_kernels=True):
                 _kernels.predict_outputs_parallel(
                     *data.arguments(), *self._kernel_model_arguments(theta), _CHUNK_ROWS,
-                    numba.get_num_threads(), out)
+                    _threads_for(_CHUNK_ROWS, theta.shape[0]), out)
         return out
 
     # ------------------------------------------------------------------
@@ -362,7 +371,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         def loss_and_gradient(theta):
             loss = _kernels.full_loss_gradient(
                 *data.arguments(), y, sample_weight, *self._kernel_model_arguments(theta),
-                float(self.alpha), clip_eps, _CHUNK_ROWS, numba.get_num_threads(), grad)
+                float(self.alpha), clip_eps, _CHUNK_ROWS,
+                _threads_for(min(_CHUNK_ROWS, data.n_samples), theta.shape[0]), grad)
             return loss, grad
 
         return loss_and_gradient
@@ -440,7 +450,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
                 loss_sum = _kernels.train_epoch(
                     *data.arguments(), y_train, sw_train, sample_idx, batch_size,
-                    *model_args, float(self.alpha), clip_eps, *optimizer.kernel_arguments())
+                    *model_args, float(self.alpha), clip_eps, *optimizer.kernel_arguments(),
+                    _threads_for(batch_size, theta.shape[0]))
                 loss = loss_sum / n_samples
                 if not np.isfinite(loss) or not np.isfinite(theta).all():
                     theta[...] = last_good

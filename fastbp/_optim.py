@@ -6,7 +6,6 @@ here is what changes once per epoch: the learning-rate schedule (scikit-learn's
 is plain arrays, so estimators holding it pickle and clone cleanly.
 """
 
-import numba
 import numpy as np
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
@@ -62,8 +61,7 @@ class StochasticOptimizer:
     def kernel_arguments(self):
         """The optimizer's part of ``_kernels.train_epoch``'s arguments, in order."""
         return (self.solver_code, self.learning_rate, self.momentum, self.nesterov,
-                self.beta_1, self.beta_2, self.epsilon, self.state, self.step_count,
-                numba.get_num_threads())
+                self.beta_1, self.beta_2, self.epsilon, self.state, self.step_count)
 
     def iteration_ends(self, time_step):
         """End-of-epoch schedule: 'invscaling' sets η = η₀ / (t + 1)^power_t."""

@@ -29,6 +29,9 @@ def load(name, seed):
 
 
 def timed_fit(estimator, X, y):
+    # Let the other library's idle threads go to sleep first: OpenBLAS threads
+    # spin for about 0.1 s after a call and would slow whichever fit runs next.
+    time.sleep(0.3)
     start = time.perf_counter()
     estimator.fit(X, y)
     return time.perf_counter() - start
