@@ -461,7 +461,7 @@ def _sum_rows_into_first(raws):
 
 @njit(**_JIT_PARALLEL)
 def optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver, learning_rate, momentum,
-                   nesterov, beta_1, beta_2, epsilon, state, step_count, scalars):
+                   nesterov, beta_1, beta_2, epsilon, state, step_count, scalars, partial):
     """One optimizer step with the gradient g = (Σₜ rawₜ + α·W)/Σs, in one pass.
 
     sgd:   v ← μv − ηg;  θ ← θ + v, or with Nesterov θ ← θ + μv − ηg.
@@ -486,6 +486,8 @@ def optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver, learning_rate, m
     scalars : ndarray of shape (10,) and theta's dtype
         Scratch space that turns the float64 hyper-parameters into theta's
         dtype, so the loops run in float32 for float32 models.
+    partial : ndarray of shape (n_threads,), float64
+        Scratch space for the per-range ‖W‖² sums (no allocation per step).
 
     Returns
     -------
@@ -510,7 +512,7 @@ def optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver, learning_rate, m
     scalars[8] = 1 - beta_1
     scalars[9] = 1 - beta_2
     chunk = ((n + n_chunks - 1) // n_chunks + 15) // 16 * 16  # whole vectors per range
-    partial = np.zeros(n_chunks)
+    partial[:] = 0.0
     for c in prange(n_chunks):
         start = min(c * chunk, n)
         stop = min(start + chunk, n)
@@ -582,6 +584,7 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
     raws = np.empty((n_threads, n_params), dtype=theta.dtype)
     thread_loss = np.zeros(n_threads)
     scalars = np.empty(10, dtype=theta.dtype)
+    partial_norms = np.empty(n_threads)
     loss_sum = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -606,7 +609,7 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
             weighted_loss += thread_loss[t]
         squared_norm = optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver,
                                       learning_rate, momentum, nesterov, beta_1, beta_2,
-                                      epsilon, state, step_count, scalars)
+                                      epsilon, state, step_count, scalars, partial_norms)
         batch_loss = (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
         loss_sum += batch_loss * (stop - start)
     return loss_sum
