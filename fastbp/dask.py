@@ -52,6 +52,20 @@ def _local_copy(template, theta_parts, n_jobs):
     return est
 
 
+def _warm_up_worker(dtype_name):
+    """On each worker when fit starts: load (or compile) the kernels once."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 2)).astype(dtype_name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for solver in ("adam", "lbfgs"):
+            model = MLPClassifier(hidden_layer_sizes=(2,), solver=solver, max_iter=1).fit(X, [0, 1] * 4)
+            model.loss_gradient(X, [0, 1] * 4)
+    return True
+
+
 def _shard_loss_gradient(shard, template, coefs, intercepts):
     """On a worker: (Σᵢ sᵢℓᵢ, raw gradient sums, Σ sᵢ) of one shard, penalty excluded."""
     X, y = shard
@@ -156,17 +170,20 @@ class _DaskMLP(BaseEstimator):
         """
         client, X, y, shards = self._shards(X, y)
         template = self._template(X, y, client)
+        client.run(_warm_up_worker, str(template.coefs_[0].dtype))
+        # settings, labels and layout go to every worker once; rounds send weights only
+        shared = client.scatter(template, broadcast=True)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(client, template, shards)
+            self._fit_lbfgs(client, template, shared, shards)
         else:
-            self._fit_rounds(client, template, shards)
+            self._fit_rounds(client, template, shared, shards)
         self._local = template
         for name, value in template.__dict__.items():
             if name.endswith("_") and not name.startswith("__"):
                 setattr(self, name, value)
         return self
 
-    def _fit_lbfgs(self, client, template, shards):
+    def _fit_lbfgs(self, client, template, shared, shards):
         layout = template._layout()
         theta = template._params_buffer()
         n_total = None
@@ -174,7 +191,7 @@ class _DaskMLP(BaseEstimator):
         def loss_and_gradient(theta_now):
             nonlocal n_total
             coefs, intercepts = layout.views(theta_now.copy())
-            futures = [client.submit(_shard_loss_gradient, shard, template, coefs, intercepts,
+            futures = [client.submit(_shard_loss_gradient, shard, shared, coefs, intercepts,
                                      pure=False) for shard in shards]
             results = client.gather(futures)
             n_total = sum(r[3] for r in results)
@@ -201,13 +218,13 @@ class _DaskMLP(BaseEstimator):
             on_iteration if self.callbacks else None)
         template._set_params_buffer(theta)
 
-    def _fit_rounds(self, client, template, shards):
+    def _fit_rounds(self, client, template, shared, shards):
         rng = check_random_state(self.random_state)
         coefs, intercepts = template.coefs_, template.intercepts_
         optimizer = None
         template.loss_curve_ = []
         for round_ in range(self.max_iter):
-            futures = [client.submit(_shard_epochs, shard, template, coefs, intercepts, optimizer,
+            futures = [client.submit(_shard_epochs, shard, shared, coefs, intercepts, optimizer,
                                      self.sync_period, int(rng.randint(2**31 - 1)), pure=False)
                        for shard in shards]
             results = client.gather(futures)
