@@ -29,20 +29,14 @@ from ._optim import minimize_lbfgs
 __all__ = ["DaskMLPClassifier", "DaskMLPRegressor"]
 
 
-def _worker_threads():
-    """Threads this worker may use for one task (no oversubscription of its cores)."""
-    try:
-        from distributed import get_worker
+def _local_copy(template, theta_parts):
+    """A local estimator with the template's settings and the given weights.
 
-        worker = get_worker()
-        return max(1, worker.state.nthreads)
-    except (ImportError, ValueError, AttributeError):
-        return None
-
-
-def _local_copy(template, theta_parts, n_jobs):
-    """A local estimator with the template's settings and the given weights."""
-    est = template.__class__(**{**template.get_params(), "n_jobs": n_jobs})
+    Tasks run in worker threads, where fastbp's kernels use the calling
+    thread only (see ``_thread_limit``): one thread per task, so a worker's
+    cores are shared out by Dask's own thread count.
+    """
+    est = template.__class__(**template.get_params())
     for name, value in template.__dict__.items():
         if name.endswith("_") and not name.startswith("__") or name in (
                 "_label_binarizer", "_layer_units", "_layout_cache"):
@@ -69,7 +63,7 @@ def _warm_up_worker(dtype_name):
 def _shard_loss_gradient(shard, template, coefs, intercepts):
     """On a worker: (Σᵢ sᵢℓᵢ, raw gradient sums, Σ sᵢ) of one shard, penalty excluded."""
     X, y = shard
-    est = _local_copy(template, (coefs, intercepts), _worker_threads())
+    est = _local_copy(template, (coefs, intercepts))
     est.alpha = 0.0
     sw_sum = float(X.shape[0])
     loss, coef_grads, intercept_grads = est.loss_gradient(X, y)
@@ -79,7 +73,7 @@ def _shard_loss_gradient(shard, template, coefs, intercepts):
 def _shard_epochs(shard, template, coefs, intercepts, optimizer, n_epochs, seed):
     """On a worker: ``n_epochs`` local epochs from the given weights and optimizer state."""
     X, y = shard
-    est = _local_copy(template, (coefs, intercepts), _worker_threads())
+    est = _local_copy(template, (coefs, intercepts))
     est.random_state = seed
     est.early_stopping = False
     if optimizer is not None:
@@ -141,17 +135,14 @@ class _DaskMLP(BaseEstimator):
         if isinstance(template, MLPClassifier):
             import dask.array as da
 
-            # only the distinct labels travel, not y
-            classes = (np.sort(client.compute(da.unique(y)).result()) if y.ndim == 1
-                       else np.array([0, 1]))
             binarizer = LabelBinarizer()
-            if y.ndim == 2:
+            if y.ndim == 2:  # multilabel indicator columns
                 binarizer.fit(np.eye(y.shape[1], dtype=int))
-            else:
-                binarizer.fit(classes)
+            else:  # only the distinct labels travel, not y
+                binarizer.fit(np.sort(client.compute(da.unique(y)).result()))
             template._label_binarizer = binarizer
             template.classes_ = binarizer.classes_
-            n_outputs = binarizer.transform(binarizer.classes_[:1]).shape[1] if y.ndim == 1 else y.shape[1]
+            n_outputs = binarizer.transform(binarizer.classes_[:1]).shape[1]
         else:
             n_outputs = 1 if y.ndim == 1 else y.shape[1]
         template.n_features_in_ = n_features
@@ -258,18 +249,12 @@ class _DaskMLP(BaseEstimator):
         import dask.array as da
 
         X = da.asarray(X)
-        local = self._local
-        n_out = (len(local.classes_) if method == "predict_proba" else None)
-
-        def apply(block):
-            return getattr(local, method)(block)
-
-        if method == "predict_proba" or (method == "predict" and local.n_outputs_ > 1
-                                         and not hasattr(local, "classes_")):
-            width = n_out if method == "predict_proba" else local.n_outputs_
-            return X.map_blocks(apply, chunks=(X.chunks[0], (width,)), dtype=float)
-        return X.map_blocks(apply, drop_axis=1, dtype=float if not hasattr(local, "classes_")
-                            else local.classes_.dtype)
+        apply = getattr(self._local, method)
+        # the output's width and dtype, read off one row rather than guessed
+        sample = apply(np.zeros((1, X.shape[1]), dtype=X.dtype))
+        if sample.ndim == 1:
+            return X.map_blocks(apply, drop_axis=1, dtype=sample.dtype)
+        return X.map_blocks(apply, chunks=(X.chunks[0], (sample.shape[1],)), dtype=sample.dtype)
 
     def predict(self, X):
         """Lazy predictions for a dask array, computed block by block."""

@@ -115,6 +115,21 @@ def test_predict_proba_is_lazy_block_by_block(client, digits_data):
     assert model.score(Xd, yd) == model.to_local().score(X, y)
 
 
+def test_multilabel_and_multi_output_predictions_keep_their_columns(client):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, 4))
+    Y = (X[:, :3] > 0).astype(int)
+    Xd = da.from_array(X, chunks=(200, -1))
+    classifier = DaskMLPClassifier(client=client, hidden_layer_sizes=(8,), max_iter=5,
+                                   random_state=0).fit(Xd, da.from_array(Y, chunks=(200, -1)))
+    labels = classifier.predict(Xd)
+    assert labels.shape == (800, 3)
+    np.testing.assert_array_equal(labels.compute(), classifier.to_local().predict(X))
+    regressor = DaskMLPRegressor(client=client, hidden_layer_sizes=(8,), max_iter=5,
+                                 random_state=0).fit(Xd, da.from_array(X[:, :2], chunks=(200, -1)))
+    np.testing.assert_allclose(regressor.predict(Xd).compute(), regressor.to_local().predict(X))
+
+
 def test_dask_dataframe_input(client):
     import dask.dataframe as dd
     import pandas as pd
