@@ -3,7 +3,9 @@
 ``DaskMLPClassifier`` / ``DaskMLPRegressor`` take the local estimators'
 parameters plus ``client`` (the current dask.distributed client when None) and
 ``sync_period``. ``fit`` takes dask arrays (or dask dataframes) partitioned by
-rows; each row block is a shard that stays where it is.
+rows. The row blocks are computed on the workers, and each worker joins the
+blocks it holds into one shard, which stays where it is: no rows move between
+workers, and a worker's rounds run over all of its rows.
 
 - ``solver='lbfgs'``: exact full-batch training. Each iteration, every shard
   computes its loss and gradient with the compiled kernels; the driver sums
@@ -12,21 +14,28 @@ rows; each row block is a shard that stays where it is.
 - ``solver='sgd'`` / ``'adam'``: synchronous data-parallel training. Each
   round every shard runs ``sync_period`` epochs of local minibatch steps from
   the same weights and optimizer state; the driver averages both, weighted by
-  shard size. ``max_iter`` counts rounds.
+  shard size. ``max_iter`` counts rounds, and training stops early as the
+  local estimator does: when the round's mean training loss has not improved
+  by ``tol`` for ``n_iter_no_change`` consecutive rounds. The averaged model
+  depends on how many workers hold the data (as in xgboost's and LightGBM's
+  Dask training); the same placement gives the same model.
 
 ``predict`` / ``predict_proba`` on dask arrays are lazy, block by block;
 ``to_local()`` returns the equivalent local estimator for serving.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 
 from . import MLPClassifier, MLPRegressor
 from ._optim import minimize_lbfgs
 
-__all__ = ["DaskMLPClassifier", "DaskMLPRegressor"]
+__all__ = ["DaskMLPClassifier", "DaskMLPRegressor", "warm_up"]
 
 
 def _local_copy(template, theta_parts):
@@ -47,9 +56,17 @@ def _local_copy(template, theta_parts):
 
 
 def _warm_up_worker(dtype_name):
-    """On each worker when fit starts: load (or compile) the kernels once."""
-    import warnings
+    """On each worker: load (or compile) the training and gradient kernels once.
 
+    Returns what happened there: seconds taken, the on-disk compile cache the
+    worker uses, and how many kernel versions came from it (hits) or had to be
+    compiled (misses).
+    """
+    import time
+
+    from . import _kernels
+
+    start = time.perf_counter()
     rng = np.random.default_rng(0)
     X = rng.normal(size=(8, 2)).astype(dtype_name)
     with warnings.catch_warnings():
@@ -57,7 +74,51 @@ def _warm_up_worker(dtype_name):
         for solver in ("adam", "lbfgs"):
             model = MLPClassifier(hidden_layer_sizes=(2,), solver=solver, max_iter=1).fit(X, [0, 1] * 4)
             model.loss_gradient(X, [0, 1] * 4)
-    return True
+        model.predict_proba(X)
+    kernels = [_kernels.train_epoch, _kernels.full_loss_gradient, _kernels.predict_outputs]
+    return {"seconds": time.perf_counter() - start,
+            "cache_dir": kernels[0].stats.cache_path,
+            "cache_hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
+            "cache_misses": sum(sum(k.stats.cache_misses.values()) for k in kernels)}
+
+
+def warm_up(client=None, dtype="float64"):
+    """Load or compile fastbp's kernels on every worker of the cluster, once.
+
+    ``fit`` calls this when it starts, so that no round waits on a compile.
+    Each worker uses Numba's on-disk cache on its own machine (beside the
+    installed package, or ``NUMBA_CACHE_DIR`` where set): a worker process
+    compiles only if that cache lacks the kernels, so restarted workers
+    start in a fraction of a second.
+
+    Parameters
+    ----------
+    client : distributed.Client or None
+        None uses the current default client.
+    dtype : {"float64", "float32"}
+        Precision of the kernels to load.
+
+    Returns
+    -------
+    report : dict
+        Worker address → {"seconds", "cache_dir", "cache_hits", "cache_misses"},
+        where hits and misses count kernel versions loaded from the cache or
+        compiled (numba's dispatcher statistics, cumulative per process).
+    """
+    if client is None:
+        from distributed import default_client
+
+        client = default_client()
+    return client.run(_warm_up_worker, str(np.dtype(dtype)))
+
+
+def _join_blocks(*blocks):
+    """On a worker: one shard (X, y) from the row blocks it holds, in their order."""
+    import scipy.sparse as sp
+
+    Xs, ys = [b[0] for b in blocks], [b[1] for b in blocks]
+    X = sp.vstack(Xs, format="csr") if sp.issparse(Xs[0]) else np.concatenate(Xs)
+    return X, np.concatenate(ys)
 
 
 def _shard_loss_gradient(shard, template, coefs, intercepts):
@@ -85,6 +146,18 @@ def _shard_epochs(shard, template, coefs, intercepts, optimizer, n_epochs, seed)
     return est.coefs_, est.intercepts_, est._optimizer, float(np.mean(losses)), X.shape[0]
 
 
+def _submit_where_held(client, shards, function, *args):
+    """``function(shard, *args)`` for each shard, on the worker that holds the shard.
+
+    Pinning stops Dask's work stealing from moving a whole shard to an idle
+    worker for a task that takes milliseconds; if the holder was lost, the
+    task (and the shard's recomputation) may go anywhere.
+    """
+    held = client.who_has(shards)
+    return [client.submit(function, shard, *args, workers=list(held.get(shard.key, ())) or None,
+                          allow_other_workers=True, pure=False) for shard in shards]
+
+
 class _DaskMLP(BaseEstimator):
     _local_class = None
 
@@ -110,6 +183,7 @@ class _DaskMLP(BaseEstimator):
         import dask
         import dask.array as da
         import dask.dataframe as dd
+        import distributed
 
         if isinstance(X, dd.DataFrame):
             X = X.to_dask_array(lengths=True)
@@ -125,7 +199,18 @@ class _DaskMLP(BaseEstimator):
                   zip(X.to_delayed().ravel(), y.to_delayed().ravel())]
         client = self._client()
         futures = client.compute(blocks)
-        return client, X, y, futures
+        distributed.wait(futures)
+        # One shard per worker from the blocks already there. If a worker is
+        # lost later, Dask recomputes its shard from the blocks' graph.
+        held = client.who_has(futures)
+        by_worker = {}
+        for future in futures:
+            by_worker.setdefault(held[future.key][0], []).append(future)
+        shards = [client.submit(_join_blocks, *group, workers=[address],
+                                allow_other_workers=True, pure=False)
+                  for address, group in by_worker.items()]
+        distributed.wait(shards)
+        return client, X, y, shards
 
     def _template(self, X, y, client):
         """A local estimator initialised exactly as a local fit on all the data would be."""
@@ -159,9 +244,13 @@ class _DaskMLP(BaseEstimator):
         X : dask array or dataframe of shape (n_samples, n_features)
         y : dask array or series of shape (n_samples,) or (n_samples, n_outputs)
         """
+        if self.early_stopping:
+            raise ValueError(
+                "early_stopping=True is not supported on Dask; training stops on the "
+                "training loss (tol, n_iter_no_change), or score held-out data from a callback")
         client, X, y, shards = self._shards(X, y)
         template = self._template(X, y, client)
-        client.run(_warm_up_worker, str(template.coefs_[0].dtype))
+        warm_up(client, template.coefs_[0].dtype)
         # settings, labels and layout go to every worker once; rounds send weights only
         shared = client.scatter(template, broadcast=True)
         if self.solver == "lbfgs":
@@ -182,8 +271,8 @@ class _DaskMLP(BaseEstimator):
         def loss_and_gradient(theta_now):
             nonlocal n_total
             coefs, intercepts = layout.views(theta_now.copy())
-            futures = [client.submit(_shard_loss_gradient, shard, shared, coefs, intercepts,
-                                     pure=False) for shard in shards]
+            futures = _submit_where_held(client, shards, _shard_loss_gradient, shared, coefs,
+                                         intercepts)
             results = client.gather(futures)
             n_total = sum(r[3] for r in results)
             coef_sum = [sum(r[1][l] for r in results) for l in range(len(coefs))]
@@ -214,10 +303,10 @@ class _DaskMLP(BaseEstimator):
         coefs, intercepts = template.coefs_, template.intercepts_
         optimizer = None
         template.loss_curve_ = []
+        template.best_loss_, template._no_improvement_count = np.inf, 0
         for round_ in range(self.max_iter):
-            futures = [client.submit(_shard_epochs, shard, shared, coefs, intercepts, optimizer,
-                                     self.sync_period, int(rng.randint(2**31 - 1)), pure=False)
-                       for shard in shards]
+            futures = _submit_where_held(client, shards, _shard_epochs, shared, coefs, intercepts,
+                                         optimizer, self.sync_period, int(rng.randint(2**31 - 1)))
             results = client.gather(futures)
             weights = np.array([r[4] for r in results], dtype=float)
             weights /= weights.sum()
@@ -231,10 +320,21 @@ class _DaskMLP(BaseEstimator):
             template.loss_curve_.append(loss)
             if self.verbose:
                 print(f"Round {round_ + 1}, loss = {loss:.8f}")
+            template._update_no_improvement_count(False, None, None, None)
             if self._call_back(epoch=round_ + 1, max_epochs=self.max_iter, loss=loss,
                                validation_score=None, n_samples=int(sum(r[4] for r in results)),
                                seconds=None):
                 break
+            # the local estimator's stopping rule, on the rounds' mean training loss
+            if template._no_improvement_count > self.n_iter_no_change:
+                if optimizer.trigger_stopping(
+                        "Training loss did not improve more than tol=%f for %d consecutive "
+                        "rounds." % (self.tol, self.n_iter_no_change), self.verbose):
+                    break
+                template._no_improvement_count = 0  # sgd 'adaptive': smaller step, go on
+            if round_ + 1 == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum rounds ({self.max_iter}) reached "
+                              "and the optimization hasn't converged yet.", ConvergenceWarning)
         template.coefs_, template.intercepts_ = coefs, intercepts
         template._params_buffer()
         template.loss_ = template.loss_curve_[-1]

@@ -9,10 +9,11 @@ import distributed
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 import fastbp
-from fastbp.dask import DaskMLPClassifier, DaskMLPRegressor
+from fastbp.dask import DaskMLPClassifier, DaskMLPRegressor, warm_up
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -74,20 +75,43 @@ def test_data_parallel_accuracy_within_one_point_of_local(solver, client, digits
     assert abs(remote.to_local().score(X_test, y_test) - local.score(X_test, y_test)) <= 0.01
 
 
-def test_synthetic_problem_trains_close_to_local(client):
-    """Held-out accuracy within 3 points of the local fit. Weight averaging still lags
-    here (measured: -1.8 points at 60 rounds with sync_period=2, -3.8 with 1); the
-    1-point target of the Dask issue is met on digits, not yet on this problem."""
+def test_synthetic_problem_trains_to_within_one_point_of_local(client):
+    """Both trained until the same stopping rule fires (training loss not improving by
+    tol for n_iter_no_change epochs / rounds): held-out accuracy within 1 point."""
     from sklearn.model_selection import train_test_split
 
-    X, y = make_classification(5000, 20, n_informative=8, n_classes=3, random_state=0)
+    X, y = make_classification(20000, 20, n_informative=8, n_classes=3, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0,
                                                         stratify=y)
-    Xd, yd = da.from_array(X_train, chunks=(1000, -1)), da.from_array(y_train, chunks=1000)
-    params = dict(hidden_layer_sizes=(32,), learning_rate_init=3e-3, max_iter=60, random_state=0)
-    remote = DaskMLPClassifier(client=client, sync_period=2, **params).fit(Xd, yd)
+    Xd, yd = da.from_array(X_train, chunks=(4000, -1)), da.from_array(y_train, chunks=4000)
+    params = dict(hidden_layer_sizes=(32,), learning_rate_init=3e-3, max_iter=300, random_state=0)
+    remote = DaskMLPClassifier(client=client, **params).fit(Xd, yd)
     local = fastbp.MLPClassifier(**params).fit(X_train, y_train)
-    assert abs(remote.to_local().score(X_test, y_test) - local.score(X_test, y_test)) <= 0.03
+    assert remote.n_iter_ < 300 and local.n_iter_ < 300  # both stopped by the rule
+    assert abs(remote.to_local().score(X_test, y_test) - local.score(X_test, y_test)) <= 0.01
+
+
+def test_each_worker_joins_the_blocks_it_holds_into_one_shard(client):
+    X = np.arange(8000.0).reshape(2000, 4)
+    Xd, yd = da.from_array(X, chunks=(250, -1)), da.from_array(np.arange(2000) % 2, chunks=250)
+    _, _, _, shards = DaskMLPClassifier(client=client)._shards(Xd, yd)
+    holders = client.who_has(shards)
+    assert len(shards) == 2 and len({holders[s.key][0] for s in shards}) == 2
+    rows = np.concatenate([s.result()[0] for s in shards])
+    np.testing.assert_array_equal(np.sort(rows[:, 0]), X[:, 0])  # every row once, none copied
+
+
+def test_rounds_warn_when_max_iter_is_reached(client, digits_data):
+    _, _, Xd, yd = digits_data
+    with pytest.warns(ConvergenceWarning, match="Maximum rounds"):
+        model = DaskMLPClassifier(client=client, hidden_layer_sizes=(8,), max_iter=2).fit(Xd, yd)
+    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+
+
+def test_early_stopping_is_refused_before_any_work(client, digits_data):
+    _, _, Xd, yd = digits_data
+    with pytest.raises(ValueError, match="early_stopping"):
+        DaskMLPClassifier(client=client, early_stopping=True).fit(Xd, yd)
 
 
 def test_regressor_and_lazy_predict(client):
@@ -142,8 +166,10 @@ def test_dask_dataframe_input(client):
 
 
 def test_killed_worker_recomputes_or_fails_clearly(client, digits_data):
-    """Kill a worker process in the middle of fit: Dask recomputes its shards elsewhere
-    (the nanny restarts it); the fit finishes with a model as good as an undisturbed one."""
+    """Kill a worker process in the middle of fit: Dask recomputes its shard elsewhere
+    (the nanny restarts the worker); the fit finishes with a model as good as an
+    undisturbed one. (Shards follow where Dask placed the blocks, so the two fits may
+    average different shard counts: compared once both have trained 40 rounds.)"""
     X, y, Xd, yd = digits_data
     pids = client.run(os.getpid)
     victim = sorted(pids)[0]
@@ -154,13 +180,14 @@ def test_killed_worker_recomputes_or_fails_clearly(client, digits_data):
             os.kill(pids[victim], signal.SIGKILL)
             killed.append(victim)
 
-    params = dict(hidden_layer_sizes=(32,), learning_rate_init=3e-3, max_iter=10, random_state=0)
+    params = dict(hidden_layer_sizes=(32,), learning_rate_init=3e-3, max_iter=40, random_state=0)
     model = DaskMLPClassifier(client=client, callbacks=[kill_once], **params).fit(Xd, yd)
-    assert killed and model.n_iter_ == 10
+    assert killed and model.n_iter_ == 40
     assert all(np.isfinite(c).all() for c in model.coefs_)
-    undisturbed = DaskMLPClassifier(client=client, **params).fit(Xd, yd)
-    assert abs(model.to_local().score(X, y) - undisturbed.to_local().score(X, y)) <= 0.02
     client.wait_for_workers(2, timeout=60)
+    undisturbed = DaskMLPClassifier(client=client, **params).fit(Xd, yd)
+    assert model.to_local().score(X, y) > 0.97
+    assert abs(model.to_local().score(X, y) - undisturbed.to_local().score(X, y)) <= 0.02
 
 
 def test_local_estimator_in_dask_ml_incremental(client, digits_data):
@@ -193,3 +220,15 @@ def test_grid_search_on_the_dask_joblib_backend(client, digits_data):
     np.testing.assert_allclose(on_cluster.cv_results_["mean_test_score"],
                                here.cv_results_["mean_test_score"])
     assert on_cluster.best_params_ == here.best_params_
+
+
+def test_restarted_workers_load_kernels_from_their_compile_cache(client, digits_data):
+    """Fresh worker processes take every kernel from the on-disk cache: none compiled."""
+    _, _, Xd, yd = digits_data
+    DaskMLPClassifier(client=client, hidden_layer_sizes=(8,), max_iter=1).fit(Xd, yd)
+    client.restart()
+    report = warm_up(client)
+    assert len(report) == 2
+    for info in report.values():
+        assert info["cache_misses"] == 0 and info["cache_hits"] >= 3
+        assert os.path.isdir(info["cache_dir"])
