@@ -2,12 +2,17 @@
 
     python bench/run.py                          # all workloads, all systems, all cores
     python bench/run.py --workloads wide --threads 1,2 --repeats 5
+    python bench/run.py --extras none            # training throughput only
 
 Every (workload, system, thread count) runs in its own fresh process with the
 thread count fixed through the environment (BLAS, OpenMP, Numba, PyTorch, XLA),
 is warmed up first (compile / trace time reported apart), then timed best of
 ``--repeats``. The matmul peak is measured with numpy in the same way, so
-"% of peak" compares like with like. The command removes OPENBLAS_CORETYPE and
+"% of peak" compares like with like. Then the other targets (``--extras``,
+see extras.py): inference against scikit-learn (predict_proba rows/s and
+single-row latency), start-up (a fresh process fitting digits, warm and cold
+compile cache), peak memory of fit on 1,000,000 × 100 float32, and how epoch
+time scales with samples and parameters. The command removes OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE from its own environment so every system runs the machine's
 real BLAS kernels, and records which kernel ran (threadpoolctl).
 
@@ -62,6 +67,10 @@ def blas_info():
 
 def worker(argv):
     kind = argv[0]
+    if kind == "extra":
+        import extras
+
+        return extras.worker(argv[1:])
     if kind == "peak":
         import time
 
@@ -169,6 +178,9 @@ def main():
     parser.add_argument("--threads", default=str(os.cpu_count() or 1),
                         help="comma-separated thread counts (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--extras", default="inference,startup,memory,scale",
+                        help="other targets to measure (comma-separated), or 'none'")
+    parser.add_argument("--memory-rows", type=int, default=1_000_000)
     args = parser.parse_args()
 
     from systems import WORKLOADS
@@ -206,12 +218,57 @@ def main():
     print()
     print(table)
     chart = draw_chart(results, RESULTS / "throughput.png")
-    (RESULTS / "results.json").write_text(json.dumps(
-        {"peaks_gflops": peaks, "blas": blas,
-         "results": {f"{w}/{t}": v for (w, t), v in results.items()}}, indent=2))
-    (RESULTS / "table.txt").write_text(table + "\n")
     if chart:
         print(f"\nchart: {chart}")
+    extra_results, extra_tables = run_extras(args, workload_names, thread_counts)
+    (RESULTS / "results.json").write_text(json.dumps(
+        {"peaks_gflops": peaks, "blas": blas,
+         "results": {f"{w}/{t}": v for (w, t), v in results.items()}, **extra_results},
+        indent=2))
+    (RESULTS / "table.txt").write_text("\n\n".join([table, *extra_tables]) + "\n")
+
+
+def run_extras(args, workload_names, thread_counts):
+    """The targets besides training throughput; returns (results, printed tables)."""
+    import extras
+
+    wanted = set() if args.extras == "none" else set(args.extras.split(","))
+    threads = max(thread_counts)
+    results, tables = {}, []
+
+    def show(title, text):
+        print(f"\n{title}\n{text}", flush=True)
+        tables.append(f"{title}\n{text}")
+
+    if "inference" in wanted:
+        inference = {}
+        for wname in workload_names:
+            for t in thread_counts:
+                pair = ("fastbp", "sklearn") if len(inference) % 2 == 0 else ("sklearn", "fastbp")
+                inference[(wname, t)] = {s: run_worker(["extra", "inference", s, wname], t)
+                                         for s in pair}
+        results["inference"] = {f"{w}/{t}": v for (w, t), v in inference.items()}
+        show(f"Inference: predict_proba on {extras.INFERENCE_ROWS:,} rows, and single-row "
+             "predict latency (fraction = fastbp / scikit-learn)", extras.format_inference(inference))
+    if "startup" in wanted:
+        r = extras.measure_startup(thread_env(threads))
+        results["startup"] = r
+        show("Start-up: fresh process, import + fit digits for 50 epochs (median of 3, alternated)",
+             f"fastbp {r['fastbp_s']:.2f} s, scikit-learn {r['sklearn_s']:.2f} s: "
+             f"{r['ratio']:.2f}× (warm compile cache); first-ever run with an empty cache: "
+             f"{r['fastbp_cold_s']:.1f} s")
+    if "memory" in wanted:
+        memory = {s: run_worker(["extra", "memory", s, str(args.memory_rows), "100"], threads)
+                  for s in ("fastbp", "sklearn")}
+        results["memory"] = memory
+        show(f"Memory: fit, one epoch, {args.memory_rows:,} × 100 float32, hidden (100,)",
+             extras.format_memory(memory))
+    if "scale" in wanted:
+        r = run_worker(["extra", "scale"], threads)
+        results["scale"] = r
+        show("Scale: fastbp epoch time (hidden (100,) over samples; (w, w) over parameters)",
+             extras.format_scale(r) if "error" not in r else f"error: {r['error']}")
+    return results, tables
 
 
 if __name__ == "__main__":
