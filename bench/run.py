@@ -28,9 +28,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SYSTEM_ORDER = ["fastbp", "jax", "torch", "sklearn"]
-LABELS = {"fastbp": "fastbp", "sklearn": "scikit-learn", "torch": "PyTorch eager",
-          "jax": "JAX jit+scan"}
+SYSTEM_ORDER = ["fastbp", "fastbp-openblas", "jax", "torch", "sklearn"]
+LABELS = {"fastbp": "fastbp", "fastbp-openblas": "fastbp/OpenBLAS", "sklearn": "scikit-learn",
+          "torch": "PyTorch eager", "jax": "JAX jit+scan"}
+# fastbp as installed uses MKL when the mkl extra is there; this row shows it without
+SYSTEM_ENV = {"fastbp-openblas": {"FASTBP_BLAS": "openblas"}}
+
+
+def mkl_installed():
+    import glob
+
+    return bool(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
 
 
 def thread_env(threads):
@@ -46,10 +54,10 @@ def thread_env(threads):
     return env
 
 
-def run_worker(args, threads, timeout=3600):
+def run_worker(args, threads, timeout=3600, extra_env=None):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
-    out = subprocess.run(cmd, env=thread_env(threads), capture_output=True, text=True,
-                         timeout=timeout)
+    out = subprocess.run(cmd, env={**thread_env(threads), **(extra_env or {})},
+                         capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -102,6 +110,8 @@ def worker(argv):
         "samples_per_s": trained.samples_per_epoch * w.epochs / trained.best_s,
         "final_loss": trained.final_loss, "blas": blas_info(),
         "numba_threads": numba.get_num_threads(),
+        "fastbp_blas": (__import__("fastbp").blas_info()["backend"]
+                        if system.startswith("fastbp") else None),
     }))
 
 
@@ -174,7 +184,9 @@ def main():
         return worker(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="small,medium,wide,deep-narrow")
-    parser.add_argument("--systems", default=",".join(SYSTEM_ORDER))
+    parser.add_argument("--systems", default=None,
+                        help="comma-separated, of " + ", ".join(SYSTEM_ORDER) + " (default: all; "
+                             "fastbp-openblas only where MKL is installed)")
     parser.add_argument("--threads", default=str(os.cpu_count() or 1),
                         help="comma-separated thread counts (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -186,7 +198,8 @@ def main():
     from systems import WORKLOADS
 
     workload_names = args.workloads.split(",")
-    systems = args.systems.split(",")
+    systems = (args.systems.split(",") if args.systems else
+               [s for s in SYSTEM_ORDER if s != "fastbp-openblas" or mkl_installed()])
     thread_counts = [int(t) for t in args.threads.split(",")]
     RESULTS.mkdir(exist_ok=True)
 
@@ -205,7 +218,8 @@ def main():
             # alternate the order of systems between workloads to spread drift
             order = systems if len(results) % 2 else systems[::-1]
             for system in order:
-                r = run_worker([system, wname, str(args.repeats)], threads)
+                r = run_worker([system, wname, str(args.repeats)], threads,
+                               extra_env=SYSTEM_ENV.get(system))
                 results[(wname, threads)][system] = r
                 msg = r.get("error") or f"{r['samples_per_s']:,.0f} samples/s"
                 print(f"  {wname} / {threads} thr / {system}: {msg}", flush=True)
@@ -214,6 +228,10 @@ def main():
                for by_system in results.values() for r in by_system.values()
                for b in r.get("blas", [])}
     print("BLAS in the runs:", "; ".join(sorted(kernels)))
+    backends = sorted({f"{LABELS[s]}: {r['fastbp_blas']}" for by_system in results.values()
+                       for s, r in by_system.items() if r.get("fastbp_blas")})
+    if backends:
+        print("fastbp's kernels call:", "; ".join(backends))
     table = format_table(results, WORKLOADS, peaks)
     print()
     print(table)

@@ -204,6 +204,7 @@ def train_jax(X, y, w, repeats):
 
 SYSTEMS = {
     "fastbp": train_fastbp,
+    "fastbp-openblas": train_fastbp,  # run.py sets FASTBP_BLAS=openblas for it
     "sklearn": train_sklearn,
     "torch": train_torch,
     "jax": train_jax,

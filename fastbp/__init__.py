@@ -7,7 +7,9 @@ from Numba's on-disk cache) on first use.
 
 __version__ = "0.1.0"
 
+from ._blas import blas_info  # noqa: E402
 from ._estimators import MLPClassifier, MLPRegressor  # noqa: E402
 from .io import ModelFileError, load, save  # noqa: E402
 
-__all__ = ["MLPClassifier", "MLPRegressor", "ModelFileError", "load", "save", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "ModelFileError", "blas_info", "load", "save",
+           "__version__"]

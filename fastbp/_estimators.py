@@ -64,8 +64,8 @@ def _parallel_kernels_are_threadsafe():
 def _blas_controller():
     """A threadpoolctl controller over the loaded BLAS libraries, made once.
 
-    SciPy's BLAS, which Numba's np.dot calls, is imported first so that the
-    controller sees it.
+    SciPy's BLAS, which the kernels call unless MKL serves them (see
+    ``_blas.py``), is imported first so that the controller sees it.
     """
     global _BLAS_CONTROLLER
     if _BLAS_CONTROLLER is None:

@@ -23,7 +23,10 @@ variant. A dense call passes empty CSR arrays and a sparse call passes a
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
+
+from . import _blas  # binds fastbp_sgemm / fastbp_dgemm before any kernel loads  # noqa: F401
 
 # Activation codes. The output activation fixes the loss: identity ↔ squared
 # error, logistic ↔ binary log-loss, softmax ↔ cross-entropy, exp ↔ Poisson.
@@ -53,6 +56,100 @@ _JIT = dict(cache=True, nogil=True, error_model="numpy")
 # Σθ² reduction, 'contract' allows FMA; no 'nnan' / 'ninf' / 'afn'.
 _JIT_VECTOR = dict(_JIT, fastmath={"reassoc", "contract"})
 _JIT_PARALLEL = dict(_JIT, parallel=True)
+
+
+# --------------------------------------------------------------------------
+# Matrix products: BLAS ?gemm, called by name (see _blas.py for the backend).
+# --------------------------------------------------------------------------
+_GEMM_SIGNATURE = types.void(*([types.voidptr] * 13))
+_sgemm = types.ExternalFunction("fastbp_sgemm", _GEMM_SIGNATURE)
+_dgemm = types.ExternalFunction("fastbp_dgemm", _GEMM_SIGNATURE)
+
+
+def _call_gemm(trans, ints, scalars, A, B, C):
+    """Fortran ?gemm(transa, transb, m, n, k, α, A, lda, B, ldb, β, C, ldc) by pointers."""
+
+
+@overload(_call_gemm)
+def _call_gemm_typed(trans, ints, scalars, A, B, C):
+    gemm_for_dtype = _sgemm if C.dtype == types.float32 else _dgemm
+
+    def call(trans, ints, scalars, A, B, C):
+        gemm_for_dtype(trans[0:].ctypes, trans[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
+                       ints[2:].ctypes, scalars[0:].ctypes, A.ctypes, ints[3:].ctypes, B.ctypes,
+                       ints[4:].ctypes, scalars[1:].ctypes, C.ctypes, ints[5:].ctypes)
+
+    return call
+
+
+@njit(**_JIT, inline="always")
+def _blas_layout(M):
+    """(transpose flag, leading dimension) of a 2-D array as a column-major BLAS operand.
+
+    A row-major (unit column stride) M is, to column-major BLAS, Mᵀ with ld =
+    its row stride; a column-major one is M itself. Returns ld = 0 when M is
+    neither (the caller then copies it).
+    """
+    rows, cols = M.shape
+    size = M.itemsize
+    s0, s1 = M.strides
+    # a stride along a dimension of length 1 is never used, so it may be anything
+    if (cols == 1 or s1 == size) and (rows == 1 or (s0 >= cols * size and s0 % size == 0)):
+        return False, max(s0 // size if rows > 1 else cols, cols, 1)
+    if (rows == 1 or s0 == size) and (cols == 1 or (s1 >= rows * size and s1 % size == 0)):
+        return True, max(s1 // size if cols > 1 else rows, rows, 1)
+    return False, 0
+
+
+@njit(**_JIT)
+def gemm(A, B, C):
+    """C = A B with BLAS, as ``np.dot(A, B, C)``.
+
+    A and B may be C- or F-ordered views with any leading dimension (blocks
+    of rows or columns of a larger array); C must have unit column stride.
+
+    Parameters
+    ----------
+    A : ndarray of shape (m, k)
+    B : ndarray of shape (k, n)
+    C : ndarray of shape (m, n), the dtype of A and B
+        Output, overwritten.
+    """
+    m, k = A.shape
+    n = B.shape[1]
+    if B.shape[0] != k or C.shape[0] != m or C.shape[1] != n:
+        raise ValueError("gemm: shapes do not match")
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        C[:, :] = 0
+        return
+    size = C.itemsize
+    if C.strides[1] != size and n > 1:
+        raise ValueError("gemm: C needs unit column stride")
+    a_is_column_major, lda = _blas_layout(A)
+    if lda == 0:
+        A = np.ascontiguousarray(A)
+        a_is_column_major, lda = _blas_layout(A)
+    b_is_column_major, ldb = _blas_layout(B)
+    if ldb == 0:
+        B = np.ascontiguousarray(B)
+        b_is_column_major, ldb = _blas_layout(B)
+    # Row-major C is column-major Cᵀ = Bᵀ Aᵀ: B goes first.
+    trans = np.empty(2, dtype=np.uint8)
+    trans[0] = 84 if b_is_column_major else 78  # 'T' or 'N'
+    trans[1] = 84 if a_is_column_major else 78
+    ints = np.empty(6, dtype=np.int32)
+    ints[0] = n
+    ints[1] = m
+    ints[2] = k
+    ints[3] = ldb
+    ints[4] = lda
+    ints[5] = max(n, C.strides[0] // size if m > 1 else n, 1)
+    scalars = np.empty(2, dtype=C.dtype)
+    scalars[0] = 1
+    scalars[1] = 0
+    _call_gemm(trans, ints, scalars, B, A, C)
 
 
 # --------------------------------------------------------------------------
@@ -311,7 +408,7 @@ def forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
                     for k in range(A.shape[1]):
                         A[i, k] += v * Wj[k]
         else:
-            np.dot(layer_rows(acts, units, row_off, l, b), W, A)
+            gemm(layer_rows(acts, units, row_off, l, b), W, A)
         for i in range(b):
             for k in range(A.shape[1]):
                 A[i, k] += bias[k]
@@ -353,7 +450,7 @@ def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
                     for k in range(Di.shape[0]):
                         Gj[k] += v * Di[k]
         else:
-            np.dot(layer_rows(acts, units, row_off, l, b).T, D, GW)
+            gemm(layer_rows(acts, units, row_off, l, b).T, D, GW)
         # ∇bˡ = Σ_rows δˡ
         gb[:] = 0
         for i in range(b):
@@ -362,7 +459,7 @@ def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
         if l > 0:
             # δˡ⁻¹ = h′(aˡ⁻¹) ⊙ δˡ (Wˡ)ᵀ
             D_prev = layer_rows(deltas, units, row_off, l, b)
-            np.dot(D, layer_weights(theta, units, coef_off, l).T, D_prev)
+            gemm(D, layer_weights(theta, units, coef_off, l).T, D_prev)
             multiply_by_derivative(layer_rows(acts, units, row_off, l, b), D_prev, hidden_code)
 
 
