@@ -83,69 +83,54 @@ def _call_gemm_typed(trans, ints, scalars, A, B, C):
 
 
 @njit(**_JIT, inline="always")
-def _blas_layout(M):
-    """(transpose flag, leading dimension) of a 2-D array as a column-major BLAS operand.
-
-    A row-major (unit column stride) M is, to column-major BLAS, Mᵀ with ld =
-    its row stride; a column-major one is M itself. Returns ld = 0 when M is
-    neither (the caller then copies it).
-    """
-    rows, cols = M.shape
+def _is_c_contiguous(M):
     size = M.itemsize
-    s0, s1 = M.strides
-    # a stride along a dimension of length 1 is never used, so it may be anything
-    if (cols == 1 or s1 == size) and (rows == 1 or (s0 >= cols * size and s0 % size == 0)):
-        return False, max(s0 // size if rows > 1 else cols, cols, 1)
-    if (rows == 1 or s0 == size) and (cols == 1 or (s1 >= rows * size and s1 % size == 0)):
-        return True, max(s1 // size if cols > 1 else rows, rows, 1)
-    return False, 0
+    if M.shape[0] == 0 or M.shape[1] == 0:
+        return True  # nothing is read
+    return (M.shape[1] == 1 or M.strides[1] == size) and (
+        M.shape[0] == 1 or M.strides[0] == M.shape[1] * size)
 
 
 @njit(**_JIT)
-def gemm(A, B, C):
-    """C = A B with BLAS, as ``np.dot(A, B, C)``.
+def gemm(A, B, C, transpose_a, transpose_b):
+    """C = op(A) op(B) with BLAS ?gemm, where op(M) is Mᵀ if transpose_M else M.
 
-    A and B may be C- or F-ordered views with any leading dimension (blocks
-    of rows or columns of a larger array); C must have unit column stride.
+    All three arrays are C-contiguous (as every workspace block and weight
+    matrix is); one compiled version per dtype serves every call.
 
     Parameters
     ----------
-    A : ndarray of shape (m, k)
-    B : ndarray of shape (k, n)
-    C : ndarray of shape (m, n), the dtype of A and B
+    A : ndarray of shape (m, k), or (k, m) when transpose_a
+    B : ndarray of shape (k, n), or (n, k) when transpose_b
+    C : ndarray of shape (m, n)
         Output, overwritten.
+    transpose_a, transpose_b : bool
     """
-    m, k = A.shape
-    n = B.shape[1]
-    if B.shape[0] != k or C.shape[0] != m or C.shape[1] != n:
+    m = A.shape[1] if transpose_a else A.shape[0]
+    k = A.shape[0] if transpose_a else A.shape[1]
+    n = B.shape[0] if transpose_b else B.shape[1]
+    if (B.shape[1] if transpose_b else B.shape[0]) != k or C.shape[0] != m or C.shape[1] != n:
         raise ValueError("gemm: shapes do not match")
+    if not (_is_c_contiguous(A) and _is_c_contiguous(B) and _is_c_contiguous(C)):
+        raise ValueError("gemm: arrays must be C-contiguous")
     if m == 0 or n == 0:
         return
     if k == 0:
         C[:, :] = 0
         return
-    size = C.itemsize
-    if C.strides[1] != size and n > 1:
-        raise ValueError("gemm: C needs unit column stride")
-    a_is_column_major, lda = _blas_layout(A)
-    if lda == 0:
-        A = np.ascontiguousarray(A)
-        a_is_column_major, lda = _blas_layout(A)
-    b_is_column_major, ldb = _blas_layout(B)
-    if ldb == 0:
-        B = np.ascontiguousarray(B)
-        b_is_column_major, ldb = _blas_layout(B)
-    # Row-major C is column-major Cᵀ = Bᵀ Aᵀ: B goes first.
+    # BLAS is column-major: row-major C is Cᵀ = op(B)ᵀ op(A)ᵀ, and a row-major
+    # M is, to BLAS, Mᵀ with leading dimension M.shape[1]. So B goes first, and
+    # each operand is transposed for BLAS exactly when it is not for us.
     trans = np.empty(2, dtype=np.uint8)
-    trans[0] = 84 if b_is_column_major else 78  # 'T' or 'N'
-    trans[1] = 84 if a_is_column_major else 78
+    trans[0] = 84 if transpose_b else 78  # 'T' / 'N'
+    trans[1] = 84 if transpose_a else 78
     ints = np.empty(6, dtype=np.int32)
     ints[0] = n
     ints[1] = m
     ints[2] = k
-    ints[3] = ldb
-    ints[4] = lda
-    ints[5] = max(n, C.strides[0] // size if m > 1 else n, 1)
+    ints[3] = max(B.shape[1], 1)
+    ints[4] = max(A.shape[1], 1)
+    ints[5] = max(n, 1)
     scalars = np.empty(2, dtype=C.dtype)
     scalars[0] = 1
     scalars[1] = 0
@@ -408,7 +393,7 @@ def forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
                     for k in range(A.shape[1]):
                         A[i, k] += v * Wj[k]
         else:
-            gemm(layer_rows(acts, units, row_off, l, b), W, A)
+            gemm(layer_rows(acts, units, row_off, l, b), W, A, False, False)
         for i in range(b):
             for k in range(A.shape[1]):
                 A[i, k] += bias[k]
@@ -450,7 +435,7 @@ def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
                     for k in range(Di.shape[0]):
                         Gj[k] += v * Di[k]
         else:
-            gemm(layer_rows(acts, units, row_off, l, b).T, D, GW)
+            gemm(layer_rows(acts, units, row_off, l, b), D, GW, True, False)  # (zˡ⁻¹)ᵀ δˡ
         # ∇bˡ = Σ_rows δˡ
         gb[:] = 0
         for i in range(b):
@@ -459,7 +444,7 @@ def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
         if l > 0:
             # δˡ⁻¹ = h′(aˡ⁻¹) ⊙ δˡ (Wˡ)ᵀ
             D_prev = layer_rows(deltas, units, row_off, l, b)
-            gemm(D, layer_weights(theta, units, coef_off, l).T, D_prev)
+            gemm(D, layer_weights(theta, units, coef_off, l), D_prev, False, True)  # δˡ (Wˡ)ᵀ
             multiply_by_derivative(layer_rows(acts, units, row_off, l, b), D_prev, hidden_code)
 
 
