@@ -691,3 +691,21 @@ def test_estimator_with_callbacks_clones_and_pickles(small_digits):
     assert clone(clf).callbacks == [_count_epochs]
     restored = pickle.loads(pickle.dumps(clf.fit(X, y)))
     assert restored.callbacks == [_count_epochs] and restored.epochs_seen_ == 2
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_results_are_identical_run_to_run(solver, n_jobs):
+    """Same random_state and thread count: bit-for-bit the same model, although with
+    two threads each batch's rows are split between threads (rows × parameters here
+    is above the one-thread threshold) and the partial sums meet in a fixed order."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 40)).astype(np.float32)
+    y = rng.integers(0, 5, 1500)
+    fits = [MLPClassifier(hidden_layer_sizes=(64, 32), solver=solver, max_iter=8, n_jobs=n_jobs,
+                          random_state=3).fit(X, y) for _ in range(2)]
+    for a, b in zip(fits[0].coefs_ + fits[0].intercepts_, fits[1].coefs_ + fits[1].intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert fits[0].loss_ == fits[1].loss_
+    if solver != "lbfgs":
+        assert fits[0].loss_curve_ == fits[1].loss_curve_
