@@ -28,6 +28,7 @@ import llvmlite.binding as llvm
 from numba.extending import get_cython_function_address
 
 _MKL_THREADING_SEQUENTIAL = 1
+_MKL_INTERFACE_LP64 = 0
 _CHOICES = ("auto", "openblas", "mkl")
 
 _backend = {}
@@ -48,11 +49,16 @@ def _load_mkl(path):
     """(sgemm, dgemm) addresses of a sequential MKL, or an error message."""
     try:
         lib = ctypes.CDLL(path)
-        lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
-        lib.MKL_Set_Threading_Layer.restype = ctypes.c_int
+        for setter in (lib.MKL_Set_Threading_Layer, lib.MKL_Set_Interface_Layer):
+            setter.argtypes = [ctypes.c_int]
+            setter.restype = ctypes.c_int
         layer = lib.MKL_Set_Threading_Layer(_MKL_THREADING_SEQUENTIAL)
+        interface = lib.MKL_Set_Interface_Layer(_MKL_INTERFACE_LP64)
     except (OSError, AttributeError) as error:
         return None, f"could not load {path}: {error}"
+    if interface != _MKL_INTERFACE_LP64:
+        # the kernels pass 32-bit integers, as SciPy's BLAS takes them
+        return None, "MKL is already set to 64-bit integers (ILP64) in this process"
     if layer != _MKL_THREADING_SEQUENTIAL:
         # MKL was already in use (threaded) in this process: its threads would
         # fight fastbp's, so it is not used.
