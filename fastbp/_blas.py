@@ -45,8 +45,20 @@ def _find_mkl():
     return None
 
 
+def _mkl_already_loaded():
+    """True if another library (say a NumPy built on MKL) has loaded libmkl_rt."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return "libmkl_rt" in maps.read()
+    except OSError:
+        return False
+
+
 def _load_mkl(path):
     """(sgemm, dgemm) addresses of a sequential MKL, or an error message."""
+    if _mkl_already_loaded():
+        # Setting its threading layer would change it for its owner too.
+        return None, "MKL is already loaded by another library in this process"
     try:
         lib = ctypes.CDLL(path)
         for setter in (lib.MKL_Set_Threading_Layer, lib.MKL_Set_Interface_Layer):
@@ -56,10 +68,10 @@ def _load_mkl(path):
         interface = lib.MKL_Set_Interface_Layer(_MKL_INTERFACE_LP64)
     except (OSError, AttributeError) as error:
         return None, f"could not load {path}: {error}"
-    if interface != _MKL_INTERFACE_LP64:
+    if interface != _MKL_INTERFACE_LP64:  # pragma: no cover (needs a foreign MKL user)
         # the kernels pass 32-bit integers, as SciPy's BLAS takes them
         return None, "MKL is already set to 64-bit integers (ILP64) in this process"
-    if layer != _MKL_THREADING_SEQUENTIAL:
+    if layer != _MKL_THREADING_SEQUENTIAL:  # pragma: no cover (needs a foreign MKL user)
         # MKL was already in use (threaded) in this process: its threads would
         # fight fastbp's, so it is not used.
         return None, "MKL is already loaded with a threaded layer in this process"

@@ -87,3 +87,16 @@ def test_both_backends_train_the_same_model():
                              capture_output=True, text=True, check=True)
         losses.append(float(run.stdout.split()[-1]))
     assert np.isclose(losses[0], losses[1], rtol=1e-9)
+
+
+def test_mkl_loaded_by_another_library_is_left_to_it():
+    """fastbp never changes the threading of an MKL that something else loaded first."""
+    library = _blas._find_mkl()
+    if library is None:
+        pytest.skip("MKL is not installed (pip install 'fastbp[mkl]'); nothing to load first")
+    code = (f"import ctypes; ctypes.CDLL({library!r}); import fastbp; "
+            "info = fastbp.blas_info(); print(info['backend']); print(info['note'])")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, FASTBP_BLAS="auto"), check=True)
+    backend, note = run.stdout.strip().splitlines()
+    assert backend == "openblas" and "already loaded by another library" in note
