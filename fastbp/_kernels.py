@@ -23,8 +23,10 @@ variant. A dense call passes empty CSR arrays and a sparse call passes a
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from . import _blas  # binds fastbp_sgemm / fastbp_dgemm before any kernel loads  # noqa: F401
 
@@ -61,25 +63,46 @@ _JIT_PARALLEL = dict(_JIT, parallel=True)
 # --------------------------------------------------------------------------
 # Matrix products: BLAS ?gemm, called by name (see _blas.py for the backend).
 # --------------------------------------------------------------------------
-_GEMM_SIGNATURE = types.void(*([types.voidptr] * 13))
-_sgemm = types.ExternalFunction("fastbp_sgemm", _GEMM_SIGNATURE)
-_dgemm = types.ExternalFunction("fastbp_dgemm", _GEMM_SIGNATURE)
+@intrinsic
+def _call_gemm(typingctx, trans_a, trans_b, m, n, k, A, lda, B, ldb, C, ldc):
+    """Fortran ?gemm(transa, transb, m, n, k, 1, A, lda, B, ldb, 0, C, ldc).
 
+    Fortran takes every argument by reference: each scalar goes into a stack
+    slot of the calling function (no allocation per call), and the symbol
+    ``fastbp_sgemm`` / ``fastbp_dgemm`` (bound in _blas.py) is called by name.
+    trans_a, trans_b: ord('N') or ord('T'); the integers are passed as int32.
+    """
+    dtype = C.dtype
+    name = "fastbp_sgemm" if dtype == types.float32 else "fastbp_dgemm"
+    sig = types.void(trans_a, trans_b, m, n, k, A, lda, B, ldb, C, ldc)
 
-def _call_gemm(trans, ints, scalars, A, B, C):
-    """Fortran ?gemm(transa, transb, m, n, k, α, A, lda, B, ldb, β, C, ldc) by pointers."""
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p] * 13), name)
+        value_type = context.get_value_type(dtype)
 
+        def by_reference(value, llvm_type):
+            slot = cgutils.alloca_once(builder, llvm_type)
+            builder.store(value, slot)
+            return builder.bitcast(slot, i8p)
 
-@overload(_call_gemm)
-def _call_gemm_typed(trans, ints, scalars, A, B, C):
-    gemm_for_dtype = _sgemm if C.dtype == types.float32 else _dgemm
+        def integer(i, bits):
+            target = types.int8 if bits == 8 else types.int32
+            value = context.cast(builder, args[i], signature.args[i], target)
+            return by_reference(value, ir.IntType(bits))
 
-    def call(trans, ints, scalars, A, B, C):
-        gemm_for_dtype(trans[0:].ctypes, trans[1:].ctypes, ints[0:].ctypes, ints[1:].ctypes,
-                       ints[2:].ctypes, scalars[0:].ctypes, A.ctypes, ints[3:].ctypes, B.ctypes,
-                       ints[4:].ctypes, scalars[1:].ctypes, C.ctypes, ints[5:].ctypes)
+        def data(i):
+            array = context.make_array(signature.args[i])(context, builder, args[i])
+            return builder.bitcast(array.data, i8p)
 
-    return call
+        one, zero = (by_reference(ir.Constant(value_type, v), value_type) for v in (1.0, 0.0))
+        builder.call(function, [integer(0, 8), integer(1, 8), integer(2, 32), integer(3, 32),
+                                integer(4, 32), one, data(5), integer(6, 32), data(7),
+                                integer(8, 32), zero, data(9), integer(10, 32)])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(**_JIT, inline="always")
@@ -121,20 +144,9 @@ def gemm(A, B, C, transpose_a, transpose_b):
     # BLAS is column-major: row-major C is Cᵀ = op(B)ᵀ op(A)ᵀ, and a row-major
     # M is, to BLAS, Mᵀ with leading dimension M.shape[1]. So B goes first, and
     # each operand is transposed for BLAS exactly when it is not for us.
-    trans = np.empty(2, dtype=np.uint8)
-    trans[0] = 84 if transpose_b else 78  # 'T' / 'N'
-    trans[1] = 84 if transpose_a else 78
-    ints = np.empty(6, dtype=np.int32)
-    ints[0] = n
-    ints[1] = m
-    ints[2] = k
-    ints[3] = max(B.shape[1], 1)
-    ints[4] = max(A.shape[1], 1)
-    ints[5] = max(n, 1)
-    scalars = np.empty(2, dtype=C.dtype)
-    scalars[0] = 1
-    scalars[1] = 0
-    _call_gemm(trans, ints, scalars, B, A, C)
+    T, N = 84, 78  # 'T', 'N'
+    _call_gemm(T if transpose_b else N, T if transpose_a else N, n, m, k, B, max(B.shape[1], 1),
+               A, max(A.shape[1], 1), C, max(n, 1))
 
 
 # --------------------------------------------------------------------------
