@@ -26,6 +26,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.core import cgutils
+from numba.core.cpu_options import ParallelOptions
 from numba.extending import intrinsic
 
 from . import _blas  # binds fastbp_sgemm / fastbp_dgemm before any kernel loads  # noqa: F401
@@ -57,7 +58,15 @@ _JIT = dict(cache=True, nogil=True, error_model="numpy")
 # Elementwise loops that must vectorise: 'reassoc' lets LLVM vectorise the
 # Σθ² reduction, 'contract' allows FMA; no 'nnan' / 'ninf' / 'afn'.
 _JIT_VECTOR = dict(_JIT, fastmath={"reassoc", "contract"})
-_JIT_PARALLEL = dict(_JIT, parallel=True)
+# Only the explicit prange loops run in parallel. Numba would otherwise also
+# turn np.zeros, slice fills and array expressions into parallel loops: each
+# one a separately compiled function (seconds of cold compile) and a parallel
+# region per call, for work that takes nanoseconds. A ParallelOptions object,
+# not a dict: Numba consumes a dict on the first compile, so a second dtype
+# would silently get every option back.
+_JIT_PARALLEL = dict(_JIT, parallel=ParallelOptions(dict(
+    prange=True, comprehension=False, reduction=False, inplace_binop=False, setitem=False,
+    numpy=False, stencil=False, fusion=False)))
 
 
 # --------------------------------------------------------------------------
@@ -103,6 +112,12 @@ def _call_gemm(typingctx, trans_a, trans_b, m, n, k, A, lda, B, ldb, C, ldc):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# Transpose flags for gemm. NumPy booleans are typed as plain booleans, where
+# True / False (literals or globals) are typed Literal[bool] and would compile
+# one gemm per combination of flags.
+_YES, _NO = np.True_, np.False_
 
 
 @njit(**_JIT, inline="always")
@@ -405,7 +420,7 @@ def forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
                     for k in range(A.shape[1]):
                         A[i, k] += v * Wj[k]
         else:
-            gemm(layer_rows(acts, units, row_off, l, b), W, A, False, False)
+            gemm(layer_rows(acts, units, row_off, l, b), W, A, _NO, _NO)
         for i in range(b):
             for k in range(A.shape[1]):
                 A[i, k] += bias[k]
@@ -447,7 +462,7 @@ def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
                     for k in range(Di.shape[0]):
                         Gj[k] += v * Di[k]
         else:
-            gemm(layer_rows(acts, units, row_off, l, b), D, GW, True, False)  # (zˡ⁻¹)ᵀ δˡ
+            gemm(layer_rows(acts, units, row_off, l, b), D, GW, _YES, _NO)  # (zˡ⁻¹)ᵀ δˡ
         # ∇bˡ = Σ_rows δˡ
         gb[:] = 0
         for i in range(b):
@@ -456,7 +471,7 @@ def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
         if l > 0:
             # δˡ⁻¹ = h′(aˡ⁻¹) ⊙ δˡ (Wˡ)ᵀ
             D_prev = layer_rows(deltas, units, row_off, l, b)
-            gemm(D, layer_weights(theta, units, coef_off, l), D_prev, False, True)  # δˡ (Wˡ)ᵀ
+            gemm(D, layer_weights(theta, units, coef_off, l), D_prev, _NO, _YES)  # δˡ (Wˡ)ᵀ
             multiply_by_derivative(layer_rows(acts, units, row_off, l, b), D_prev, hidden_code)
 
 
