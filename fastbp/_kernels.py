@@ -29,6 +29,7 @@ from numba.core import cgutils
 from numba.core.cpu_options import ParallelOptions
 from numba.extending import intrinsic
 
+from . import _vecmath
 from . import _blas  # binds fastbp_sgemm / fastbp_dgemm before any kernel loads  # noqa: F401
 
 # Activation codes. The output activation fixes the loss: identity ↔ squared
@@ -168,15 +169,6 @@ def gemm(A, B, C, transpose_a, transpose_b):
 # Activations: each value beside its derivative (expressed through z = h(a),
 # as scikit-learn does, so the backward pass needs only the stored outputs).
 # --------------------------------------------------------------------------
-@njit(**_JIT, inline="always")
-def logistic(x):
-    """σ(x) = 1 / (1 + e^{-x}), evaluated without overflow for any sign of x."""
-    if x >= 0:
-        return 1.0 / (1.0 + np.exp(-x))
-    e = np.exp(x)
-    return e / (1.0 + e)
-
-
 @njit(**_JIT)
 def activate(A, code):
     """Apply the activation ``code`` to A in place: z = h(a).
@@ -199,26 +191,32 @@ def activate(A, code):
     elif code == TANH:  # h(a) = tanh(a)
         for i in range(n):
             for j in range(m):
-                A[i, j] = np.tanh(A[i, j])
-    elif code == LOGISTIC:  # h(a) = σ(a)
+                A[i, j] = _vecmath.tanh(A[i, j])
+    elif code == LOGISTIC:  # h(a) = σ(a) = 1 / (1 + e^{−a})
         for i in range(n):
             for j in range(m):
-                A[i, j] = logistic(A[i, j])
+                A[i, j] = _vecmath.logistic(A[i, j])
     elif code == EXP:  # μ = exp(a), the Poisson log-link inverse
         for i in range(n):
             for j in range(m):
-                A[i, j] = np.exp(A[i, j])
+                A[i, j] = _vecmath.exp(A[i, j])
     elif code == SOFTMAX:  # softmax(a)_k = e^{a_k − max a} / Σ_j e^{a_j − max a}
         for i in range(n):
             top = A[i, 0]
             for j in range(1, m):
                 if A[i, j] > top:
                     top = A[i, j]
+            for j in range(m):
+                A[i, j] -= top
+        # The exponentials in one loop over the whole block (rows of a few
+        # classes would leave most of each row to a scalar remainder loop).
+        flat = A.reshape(n * m)
+        for k in range(n * m):
+            flat[k] = _vecmath.exp(flat[k])
+        for i in range(n):
             total = 0.0
             for j in range(m):
-                e = np.exp(A[i, j] - top)
-                A[i, j] = e
-                total += e
+                total += A[i, j]  # in order: no fastmath here
             for j in range(m):
                 A[i, j] = A[i, j] / total
 

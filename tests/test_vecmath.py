@@ -1,0 +1,107 @@
+"""exp, tanh and the logistic function of fastbp._vecmath against NumPy.
+
+They are checked where the kernels use them, through ``_kernels.activate``,
+in units in the last place (ulp) of the reference value: over wide ranges,
+near 0 (where tanh x ≈ x and cancellation would show), where exp overflows
+and underflows, and at ±0, ±inf and NaN.
+"""
+
+import numpy as np
+import pytest
+
+from fastbp import _kernels
+
+CODES = {"exp": _kernels.EXP, "tanh": _kernels.TANH, "logistic": _kernels.LOGISTIC}
+
+
+def _arguments():
+    rng = np.random.default_rng(0)
+    tiny = np.logspace(-300, 0, 3000)
+    return np.concatenate([
+        rng.uniform(-800, 800, 20000),
+        rng.uniform(-40, 40, 20000),
+        rng.standard_normal(20000),
+        rng.standard_normal(5000) * 1e-6,
+        tiny, -tiny,
+        # around exp's overflow (709.78) and underflow (−745.13) in float64,
+        # and float32's (88.72, −103.97)
+        np.linspace(709.7, 709.9, 201), np.linspace(-745.3, -744.9, 201),
+        np.linspace(88.6, 88.8, 201), np.linspace(-104.1, -103.8, 201),
+        [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf],
+    ])
+
+
+def _reference(name, x):
+    """The function in float64 NumPy (at most ~1 ulp from the exact value)."""
+    with np.errstate(over="ignore", under="ignore"):
+        if name == "exp":
+            return np.exp(x)
+        if name == "tanh":
+            return np.tanh(x)
+        e = np.exp(-np.abs(x))  # σ(x) and σ(−x) = 1 − σ(x) through e^{−|x|}
+        return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def _activate(name, x, dtype):
+    Z = x.astype(dtype).reshape(-1, 1)
+    with np.errstate(all="ignore"):
+        _kernels.activate(Z, CODES[name])
+    return Z.ravel()
+
+
+def _ulps(got, want, dtype):
+    """|got − want| in units of the spacing of ``dtype`` at ``want``."""
+    floor = np.finfo(dtype).smallest_subnormal  # spacing of the subnormals
+    spacing = np.maximum(np.spacing(np.abs(want).astype(dtype)), floor).astype(np.float64)
+    return np.abs(got.astype(np.float64) - want.astype(np.float64)) / spacing
+
+
+@pytest.mark.parametrize("name", list(CODES))
+def test_float64_within_a_few_ulp(name):
+    x = _arguments()
+    got = _activate(name, x, np.float64)
+    want = _reference(name, x)
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(got[~finite], want[~finite])  # overflow gives inf
+    assert _ulps(got[finite], want[finite], np.float64).max() <= 4
+
+
+@pytest.mark.parametrize("name", list(CODES))
+def test_float32_correctly_rounded(name):
+    """float32 results are the float64 reference rounded once, to within 1 ulp."""
+    x = _arguments().astype(np.float32)
+    got = _activate(name, x, np.float32)
+    with np.errstate(over="ignore"):
+        want = _reference(name, x.astype(np.float64)).astype(np.float32)
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(got[~finite], want[~finite])
+    assert _ulps(got[finite], want[finite], np.float32).max() <= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_special_values(dtype):
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, 1e-30], dtype=dtype)
+    exp = _activate("exp", x, dtype)
+    tanh = _activate("tanh", x, dtype)
+    logistic = _activate("logistic", x, dtype)
+    np.testing.assert_array_equal(exp, [np.nan, np.inf, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(tanh, np.array([np.nan, 1.0, -1.0, 0.0, 1e-30], dtype=dtype))
+    np.testing.assert_array_equal(logistic, [np.nan, 1.0, 0.0, 0.5, 0.5])
+    # tanh is odd and keeps full relative precision near 0
+    small = np.array([1e-8, 3e-5, 0.01], dtype=dtype)
+    np.testing.assert_array_equal(_activate("tanh", -small, dtype), -_activate("tanh", small, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_rows_match_numpy(dtype):
+    rng = np.random.default_rng(1)
+    A = (rng.standard_normal((37, 7)) * 30).astype(dtype)
+    A[3] = [1e30, 0, 0, 0, 0, 0, -1e30]  # a saturated row
+    Z = A.copy()
+    _kernels.activate(Z, _kernels.SOFTMAX)
+    # a − max(a) is rounded in the array's dtype, as in the kernel; the rest in float64
+    e = np.exp((A - A.max(axis=1, keepdims=True)).astype(np.float64))
+    want = e / e.sum(axis=1, keepdims=True)
+    tol = dict(rtol=1e-14, atol=1e-300) if dtype == np.float64 else dict(rtol=3e-7, atol=1e-38)
+    np.testing.assert_allclose(Z, want, **tol)
+    np.testing.assert_allclose(Z.sum(axis=1), 1.0, rtol=4 * np.finfo(dtype).eps)
