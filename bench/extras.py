@@ -1,4 +1,5 @@
-"""The benchmark's other targets: inference, start-up, memory and scale.
+"""The benchmark's other targets: inference, start-up, memory and scale, and
+training throughput per hidden activation against scikit-learn.
 
 Each measurement runs in its own fresh process (``run.py --worker extra NAME``)
 with the thread environment of ``run.py``; the driver functions below start
@@ -120,10 +121,36 @@ def worker_scale():
     return {"by_samples": by_samples, "by_params": by_params}
 
 
+ACTIVATIONS = ("relu", "tanh", "logistic")
+
+
+def worker_activation(system, activation, workload_name):
+    """Training samples/s of one epoch with the given hidden activation (best of 2)."""
+    import warnings
+
+    from systems import WORKLOADS
+
+    warnings.simplefilter("ignore")
+    w = WORKLOADS[workload_name]
+    X, y = w.data()
+    Estimator = _estimator(system)
+    params = dict(hidden_layer_sizes=w.hidden, batch_size=w.batch_size, activation=activation,
+                  learning_rate_init=1e-3, max_iter=1, random_state=0)
+    Estimator(**params).fit(X[:1000], y[:1000])  # compile / load kernels
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        Estimator(**params).fit(X, y)
+        best = min(best, time.perf_counter() - start)
+    return {"samples_per_s": len(X) / best}
+
+
 def worker(argv):
     kind = argv[0]
     if kind == "inference":
         result = worker_inference(argv[1], argv[2])
+    elif kind == "activation":
+        result = worker_activation(argv[1], argv[2], argv[3])
     elif kind == "memory":
         result = worker_memory(argv[1], int(argv[2]), int(argv[3]))
     elif kind == "scale":
@@ -190,6 +217,19 @@ def format_inference(results):
                      f"{f['rows_per_s'] / s['rows_per_s']:>6.2f}×"
                      f"{f['single_row_us']:>17.1f}{s['single_row_us']:>12.1f}"
                      f"{f['single_row_us'] / s['single_row_us']:>10.2f}")
+    return "\n".join(lines)
+
+
+def format_activations(results):
+    header = f"{'activation':<12}{'fastbp samples/s':>18}{'sklearn samples/s':>19}{'×':>8}"
+    lines = [header, "-" * len(header)]
+    for activation, r in results.items():
+        f, s = r.get("fastbp", {}), r.get("sklearn", {})
+        if "samples_per_s" not in f or "samples_per_s" not in s:
+            lines.append(f"{activation:<12}  error: {f.get('error') or s.get('error')}")
+            continue
+        lines.append(f"{activation:<12}{f['samples_per_s']:>18,.0f}{s['samples_per_s']:>19,.0f}"
+                     f"{f['samples_per_s'] / s['samples_per_s']:>7.2f}×")
     return "\n".join(lines)
 
 

@@ -10,7 +10,8 @@ is warmed up first (compile / trace time reported apart), then timed best of
 ``--repeats``. The matmul peak is measured with numpy in the same way, so
 "% of peak" compares like with like. Then the other targets (``--extras``,
 see extras.py): inference against scikit-learn (predict_proba rows/s and
-single-row latency), start-up (a fresh process fitting digits, warm and cold
+single-row latency), training per hidden activation (relu, tanh, logistic),
+start-up (a fresh process fitting digits, warm and cold
 compile cache), peak memory of fit on 1,000,000 × 100 float32, and how epoch
 time scales with samples and parameters. The command removes OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE from its own environment so every system runs the machine's
@@ -190,7 +191,7 @@ def main():
     parser.add_argument("--threads", default=str(os.cpu_count() or 1),
                         help="comma-separated thread counts (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--extras", default="inference,startup,memory,scale",
+    parser.add_argument("--extras", default="inference,activations,startup,memory,scale",
                         help="other targets to measure (comma-separated), or 'none'")
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -268,6 +269,17 @@ def run_extras(args, workload_names, thread_counts):
         results["inference"] = {f"{w}/{t}": v for (w, t), v in inference.items()}
         show(f"Inference: predict_proba on {extras.INFERENCE_ROWS:,} rows, and single-row "
              "predict latency (fraction = fastbp / scikit-learn)", extras.format_inference(inference))
+    if "activations" in wanted:
+        workload = "medium" if "medium" in workload_names else workload_names[0]
+        by_activation = {}
+        for i, activation in enumerate(extras.ACTIVATIONS):
+            pair = ("fastbp", "sklearn") if i % 2 == 0 else ("sklearn", "fastbp")
+            by_activation[activation] = {
+                s: run_worker(["extra", "activation", s, activation, workload], threads)
+                for s in pair}
+        results["activations"] = by_activation
+        show(f"Training per hidden activation: {workload}, {threads} threads, one epoch "
+             "(best of 2)", extras.format_activations(by_activation))
     if "startup" in wanted:
         r = extras.measure_startup(thread_env(threads))
         results["startup"] = r
