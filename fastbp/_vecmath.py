@@ -2,10 +2,10 @@
 
 Inside ``@njit`` code ``np.exp`` and ``np.tanh`` call the C library once per
 element: 2-20 ns each, 20-200 times the cost of a ReLU. That made tanh and
-logistic networks two to three times slower to train than ReLU ones, and the
-softmax a tenth of a small network's epoch. These functions are plain
+logistic networks two to three times slower to train than ReLU ones. These functions are plain
 arithmetic, integer shifts and selects, inlined into the calling loop, so the
-loop becomes SIMD code (about 1 ns per element here). Branches are written as
+loop becomes SIMD code (measured here: 2-3 ns per element for each of the
+three, against 7-19 ns for libm's logistic and tanh). Branches are written as
 selects between computed values: a branch around work keeps a loop scalar.
 
 One core does the work: e^x = 2^k (1 + q) with Cody–Waite range reduction,
@@ -18,8 +18,11 @@ arithmetic is float64 whatever the array's dtype: float64 results stay within
 a few units in the last place of the correctly rounded value, and float32
 results, rounded once at the store, are correctly rounded almost always.
 
-Overflow gives inf, underflow 0, and NaN stays NaN, as with NumPy. The callers
-must not use fastmath 'reassoc' (the scaling by 2^k relies on its order).
+Overflow gives inf, underflow 0, and NaN stays NaN, as with NumPy. Callers
+must compile with error_model="numpy" (Python's checks for division by zero
+keep a loop scalar) and without fastmath 'reassoc' (the scaling by 2^k relies
+on its order). Numba's on-disk cache does not notice edits to this file, which
+is inlined into the kernels: after changing it, touch _kernels.py.
 """
 
 import numpy as np
