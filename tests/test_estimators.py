@@ -44,6 +44,51 @@ def test_partial_fit_unseen_classes(small_digits):
         clf.partial_fit(X[:5], np.array([0, 1, 2, 3, 11]))
 
 
+@pytest.mark.parametrize("n_classes", [2, 10])
+def test_partial_fit_plain_input_trains_as_validated_input(small_digits, n_classes):
+    """ndarray X and integer y skip validate_data in partial_fit; a list takes the
+    full path. Both must train the very same model, and bad plain input must still
+    get scikit-learn's errors."""
+    X, y = small_digits
+    keep = y < n_classes
+    X, y = X[keep], y[keep]
+    plain = MLPClassifier(hidden_layer_sizes=(16,), random_state=0)
+    listed = MLPClassifier(hidden_layer_sizes=(16,), random_state=0)
+    classes = np.arange(n_classes)
+    for start in range(0, X.shape[0], 50):
+        rows = slice(start, start + 50)
+        plain.partial_fit(X[rows], y[rows], classes=classes)
+        listed.partial_fit(X[rows].tolist(), y[rows].tolist(), classes=classes)
+    for a, b in zip(plain.coefs_ + plain.intercepts_, listed.coefs_ + listed.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert plain.loss_curve_ == listed.loss_curve_
+    bad = X[:5].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        plain.partial_fit(bad, y[:5])
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 64"):
+        plain.partial_fit(X[:5, :3], y[:5])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        plain.partial_fit(X[:5], y[:4])
+
+
+def test_partial_fit_plain_input_trains_as_validated_input_regressor(rng):
+    X = rng.normal(size=(200, 6))
+    Y = X[:, :2] @ rng.normal(size=(2, 2))
+    plain = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    listed = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    for start in range(0, 200, 40):
+        rows = slice(start, start + 40)
+        plain.partial_fit(X[rows], Y[rows])
+        listed.partial_fit(X[rows].tolist(), Y[rows].tolist())
+    for a, b in zip(plain.coefs_ + plain.intercepts_, listed.coefs_ + listed.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    bad = Y[:5].copy()
+    bad[1, 1] = np.inf
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        plain.partial_fit(X[:5], bad)
+
+
 def test_partial_fit_accepts_batches_missing_some_classes(small_digits):
     X, y = small_digits
     clf = MLPClassifier(random_state=0).partial_fit(X[y < 5], y[y < 5], classes=np.arange(10))
