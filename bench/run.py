@@ -207,6 +207,8 @@ def main():
                         help="other targets to measure (comma-separated), or 'none'")
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     args = parser.parse_args()
+    if args.rounds < 1 or args.repeats < 1:
+        parser.error("--rounds and --repeats must be at least 1")
 
     from systems import WORKLOADS
 

@@ -34,6 +34,18 @@ from ._params import Layout, glorot_uniform
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _all_finite(a):
+    """Whether a float array holds no NaN or ±inf, in one summing pass.
+
+    A finite sum proves every element finite; an infinite one may come from
+    finite values that overflow, so callers then take the validating path
+    (which says which). Overflow there is expected, not warned about.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(a.sum()))
+
 # Rows per chunk for prediction and full-batch gradients: memory stays
 # O(chunk × width) whatever the number of samples.
 _CHUNK_ROWS = 1024
@@ -248,7 +260,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and np.isfinite(X.sum())
+            and _all_finite(X)
         )
 
     def _validate_predict_input(self, X):
@@ -1089,7 +1101,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] > 1))
             and self._is_plain_input(X)
             and y.shape[0] == X.shape[0]
-            and np.isfinite(y.sum())
+            and _all_finite(y)
         ):
             return X, y  # plain partial_fit input: validate_data would change nothing
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,

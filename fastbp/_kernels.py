@@ -30,6 +30,12 @@ from numba.core.cpu_options import ParallelOptions
 from numba.extending import intrinsic
 
 from . import _vecmath
+
+# Numba's cache keys each kernel on the text of this file alone, yet the
+# _vecmath functions are compiled into the kernels. This digest of
+# _vecmath.py turns every edit there into an edit here, so no stale cached
+# kernel survives a change to it (tests/test_vecmath.py checks it is current).
+_VECMATH_SHA256 = "6fc433c02182265fdc6ed58075327c9e6ac1d8bd0dd2365d623446f938ce4100"
 from . import _blas  # binds fastbp_sgemm / fastbp_dgemm before any kernel loads  # noqa: F401
 
 # Activation codes. The output activation fixes the loss: identity ↔ squared

@@ -21,8 +21,9 @@ results, rounded once at the store, are correctly rounded almost always.
 Overflow gives inf, underflow 0, and NaN stays NaN, as with NumPy. Callers
 must compile with error_model="numpy" (Python's checks for division by zero
 keep a loop scalar) and without fastmath 'reassoc' (the scaling by 2^k relies
-on its order). Numba's on-disk cache does not notice edits to this file, which
-is inlined into the kernels: after changing it, touch _kernels.py.
+on its order). Numba's on-disk cache keys the kernels on the text of
+_kernels.py alone: after editing this file, put its new SHA-256 digest in
+_kernels._VECMATH_SHA256 (tests/test_vecmath.py fails until then).
 """
 
 import numpy as np
@@ -113,7 +114,7 @@ def tanh(x):
     a = np.float64(x)
     t = _expm1_nonpositive(-2.0 * abs(a))
     y = -t / (2.0 + t)
-    return -y if a < 0 else y
+    return np.copysign(y, a)  # odd, and tanh(−0) = −0
 
 
 @njit(**_INLINE)

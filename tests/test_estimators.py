@@ -4,6 +4,7 @@ import _thread
 import io
 import pickle
 import threading
+import warnings
 from contextlib import redirect_stdout
 
 import numba
@@ -87,6 +88,22 @@ def test_partial_fit_plain_input_trains_as_validated_input_regressor(rng):
     bad[1, 1] = np.inf
     with pytest.raises(ValueError, match="Input y contains infinity"):
         plain.partial_fit(X[:5], bad)
+
+
+def test_plain_input_finiteness_check_is_exact_and_quiet():
+    """The fast paths' one-pass finiteness test: finite values whose sum
+    overflows are finite (no RuntimeWarning), NaN and ±inf are not."""
+    from fastbp._estimators import _all_finite
+
+    big = np.full((3, 4), np.finfo(np.float32).max, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not _all_finite(big)  # sum overflows: callers then validate fully
+        assert _all_finite(np.ones((3, 4)))
+        for bad in (np.nan, np.inf, -np.inf):
+            x = np.ones((3, 4))
+            x[1, 2] = bad
+            assert not _all_finite(x)
 
 
 def test_partial_fit_accepts_batches_missing_some_classes(small_digits):

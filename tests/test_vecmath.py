@@ -90,6 +90,9 @@ def test_special_values(dtype):
     # tanh is odd and keeps full relative precision near 0
     small = np.array([1e-8, 3e-5, 0.01], dtype=dtype)
     np.testing.assert_array_equal(_activate("tanh", -small, dtype), -_activate("tanh", small, dtype))
+    # signed zeros pass through as numpy's tanh passes them
+    negative_zero = _activate("tanh", np.array([-0.0], dtype=dtype), dtype)
+    assert negative_zero[0] == 0.0 and np.signbit(negative_zero[0])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -105,3 +108,16 @@ def test_softmax_rows_match_numpy(dtype):
     tol = dict(rtol=1e-14, atol=1e-300) if dtype == np.float64 else dict(rtol=3e-7, atol=1e-38)
     np.testing.assert_allclose(Z, want, **tol)
     np.testing.assert_allclose(Z.sum(axis=1), 1.0, rtol=4 * np.finfo(dtype).eps)
+
+
+def test_kernels_carry_the_digest_of_vecmath():
+    """Numba's cache would keep kernels compiled from an older _vecmath.py
+    unless _kernels.py changes with it (see _kernels._VECMATH_SHA256)."""
+    import hashlib
+    from pathlib import Path
+
+    from fastbp import _vecmath
+
+    digest = hashlib.sha256(Path(_vecmath.__file__).read_bytes()).hexdigest()
+    assert _kernels._VECMATH_SHA256 == digest, (
+        f"_vecmath.py changed: set _kernels._VECMATH_SHA256 = {digest!r}")
