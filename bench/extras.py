@@ -64,7 +64,19 @@ def worker_inference(system, workload_name):
     one = X[:1].copy()
     batch_s = _best_mean(lambda: model.predict_proba(batch), 3)
     row_s = _best_mean(lambda: model.predict(one), 300)
-    return {"rows_per_s": len(batch) / batch_s, "single_row_us": row_s * 1e6}
+    result = {"rows_per_s": len(batch) / batch_s, "single_row_us": row_s * 1e6}
+    if system == "sklearn":
+        # The floor under any forward pass: its matrix products alone, with
+        # NumPy's BLAS (scikit-learn's), no bias, activation or softmax.
+        weights = model.coefs_
+
+        def matmuls():
+            z = batch
+            for w in weights:
+                z = z @ w
+
+        result["matmul_rows_per_s"] = len(batch) / _best_mean(matmuls, 3)
+    return result
 
 
 def worker_memory(system, n_samples, n_features):
@@ -206,6 +218,7 @@ def measure_startup(env, repeats=3):
 
 def format_inference(results):
     header = (f"{'workload':<12}{'thr':>4}{'fastbp rows/s':>15}{'sklearn rows/s':>16}{'×':>7}"
+              f"{'matmuls rows/s':>16}{'ceiling':>9}"
               f"{'fastbp 1-row µs':>17}{'sklearn µs':>12}{'fraction':>10}")
     lines = [header, "-" * len(header)]
     for (wname, threads), r in results.items():
@@ -215,6 +228,7 @@ def format_inference(results):
             continue
         lines.append(f"{wname:<12}{threads:>4}{f['rows_per_s']:>15,.0f}{s['rows_per_s']:>16,.0f}"
                      f"{f['rows_per_s'] / s['rows_per_s']:>6.2f}×"
+                     f"{s['matmul_rows_per_s']:>16,.0f}{s['matmul_rows_per_s'] / s['rows_per_s']:>8.2f}×"
                      f"{f['single_row_us']:>17.1f}{s['single_row_us']:>12.1f}"
                      f"{f['single_row_us'] / s['single_row_us']:>10.2f}")
     return "\n".join(lines)

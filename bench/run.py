@@ -11,7 +11,7 @@ is warmed up first (compile / trace time reported apart), then timed best of
 order of systems, and each system keeps its best round. The matmul peak is measured with numpy in the same way, so
 "% of peak" compares like with like. Then the other targets (``--extras``,
 see extras.py): inference against scikit-learn (predict_proba rows/s and
-single-row latency), training per hidden activation (relu, tanh, logistic),
+single-row latency, with the rows/s of the bare matrix products as a ceiling), training per hidden activation (relu, tanh, logistic),
 start-up (a fresh process fitting digits, warm and cold
 compile cache), peak memory of fit on 1,000,000 × 100 float32, and how epoch
 time scales with samples and parameters. The command removes OPENBLAS_CORETYPE and
