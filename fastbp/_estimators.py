@@ -6,6 +6,7 @@ verbose output, convergence warnings), attributes. The maths runs in
 ``_kernels``: one compiled call per epoch, per L-BFGS evaluation, per predict.
 """
 
+import operator
 import os
 import threading
 import time
@@ -36,13 +37,21 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _all_finite(a):
-    """Whether a float array holds no NaN or ±inf, in one summing pass.
+# Up to this many elements, _all_finite tests each one (no error-state
+# switch, which costs microseconds that single-row latency notices).
+_FINITE_ELEMENTWISE_MAX = 1 << 14
 
-    A finite sum proves every element finite; an infinite one may come from
-    finite values that overflow, so callers then take the validating path
-    (which says which). Overflow there is expected, not warned about.
+
+def _all_finite(a):
+    """Whether a float array holds no NaN or ±inf.
+
+    Small arrays are tested element by element. Large ones in one summing
+    pass: a finite sum proves every element finite; an infinite one may come
+    from finite values that overflow, so callers then take the validating
+    path (which says which). Overflow there is expected, not warned about.
     """
+    if a.size <= _FINITE_ELEMENTWISE_MAX:
+        return bool(np.isfinite(a).all())
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.isfinite(a.sum()))
 
@@ -135,6 +144,14 @@ def _thread_limit(n_jobs, parallel_kernels):
             _WORKQUEUE_LOCK.release()
 
 
+# The CSR arguments of a dense input: read by no kernel, shared by all calls.
+# (Left writeable: Numba would compile every kernel again for read-only arrays.)
+_NO_SPARSE_PARTS = {
+    dtype: (np.empty(0, dtype=dtype), np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    for dtype in _NATIVE_FLOATS
+}
+
+
 class _KernelInput:
     """A validated X in the form the kernels take (dense C array or CSR parts)."""
 
@@ -148,9 +165,7 @@ class _KernelInput:
             self.is_sparse = True
         else:
             self.dense = np.ascontiguousarray(X, dtype=dtype)
-            self.data = np.empty(0, dtype=dtype)
-            self.indices = np.empty(0, dtype=np.int64)
-            self.indptr = np.zeros(1, dtype=np.int64)
+            self.data, self.indices, self.indptr = _NO_SPARSE_PARTS[np.dtype(dtype)]
             self.is_sparse = False
         self.n_samples = X.shape[0]
 
@@ -215,8 +230,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             and views is not None
             and len(self.coefs_) == len(views[0])
             and len(self.intercepts_) == len(views[1])
-            and all(a is b for a, b in zip(self.coefs_, views[0]))
-            and all(a is b for a, b in zip(self.intercepts_, views[1]))
+            and all(map(operator.is_, self.coefs_, views[0]))
+            and all(map(operator.is_, self.intercepts_, views[1]))
         ):
             return theta
         dtype = np.result_type(*self.coefs_, *self.intercepts_)
@@ -278,11 +293,17 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if check_input:
             X = self._validate_predict_input(X)
         theta = self._params_buffer()
-        dtype = np.result_type(X.dtype, theta.dtype)
-        theta = theta.astype(dtype, copy=False)
+        if X.dtype != theta.dtype:
+            dtype = np.result_type(X.dtype, theta.dtype)
+            theta = theta.astype(dtype, copy=False)
+        dtype = theta.dtype
         data = _KernelInput(X, dtype)
         out = np.empty((data.n_samples, self.n_outputs_), dtype=dtype)
         if data.n_samples < 2 * _CHUNK_ROWS:
+            if self.n_jobs is None:  # nothing to limit: skip the context (latency)
+                _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
+                                         _CHUNK_ROWS, out)
+                return out
             with _thread_limit(self.n_jobs, parallel_kernels=False):
                 _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
                                          _CHUNK_ROWS, out)

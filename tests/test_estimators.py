@@ -91,19 +91,25 @@ def test_partial_fit_plain_input_trains_as_validated_input_regressor(rng):
 
 
 def test_plain_input_finiteness_check_is_exact_and_quiet():
-    """The fast paths' one-pass finiteness test: finite values whose sum
-    overflows are finite (no RuntimeWarning), NaN and ±inf are not."""
-    from fastbp._estimators import _all_finite
+    """The fast paths' finiteness test. Small arrays are tested element by
+    element, so huge finite values pass; large ones by one summing pass, where
+    a sum that overflows sends the caller to full validation, without a
+    RuntimeWarning. NaN and ±inf never pass, at either size."""
+    from fastbp._estimators import _FINITE_ELEMENTWISE_MAX, _all_finite
 
-    big = np.full((3, 4), np.finfo(np.float32).max, dtype=np.float32)
+    huge = np.finfo(np.float32).max
+    small_shape = (3, 4)
+    large_shape = (_FINITE_ELEMENTWISE_MAX // 4 + 1, 4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not _all_finite(big)  # sum overflows: callers then validate fully
-        assert _all_finite(np.ones((3, 4)))
-        for bad in (np.nan, np.inf, -np.inf):
-            x = np.ones((3, 4))
-            x[1, 2] = bad
-            assert not _all_finite(x)
+        assert _all_finite(np.full(small_shape, huge, dtype=np.float32))
+        assert not _all_finite(np.full(large_shape, huge, dtype=np.float32))
+        for shape in (small_shape, large_shape):
+            assert _all_finite(np.ones(shape))
+            for bad in (np.nan, np.inf, -np.inf):
+                x = np.ones(shape)
+                x[1, 2] = bad
+                assert not _all_finite(x)
 
 
 def test_partial_fit_accepts_batches_missing_some_classes(small_digits):
