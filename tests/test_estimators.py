@@ -112,6 +112,28 @@ def test_plain_input_finiteness_check_is_exact_and_quiet():
                 assert not _all_finite(x)
 
 
+@pytest.mark.parametrize("n_jobs", [None, 1])
+@pytest.mark.parametrize("fit_dtype", [np.float64, np.float32])
+def test_predict_plain_input_matches_validated_input(small_digits, fit_dtype, n_jobs):
+    """predict / predict_proba's plain-input path (no validate_data, shared
+    CSR placeholders, no thread-limit context for n_jobs=None) gives exactly
+    what the validated path gives for the same float64 values (lists, Fortran
+    order, a float32 model given float64 X), and one row at a time what the
+    batch gives to rounding."""
+    X, y = small_digits
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0,
+                        n_jobs=n_jobs).fit(X.astype(fit_dtype), y)
+    X_test = X[:40].astype(np.float64)
+    proba = clf.predict_proba(X_test.tolist())  # validated path
+    assert proba.dtype == np.float64
+    np.testing.assert_array_equal(clf.predict_proba(X_test), proba)
+    np.testing.assert_array_equal(clf.predict_proba(np.asfortranarray(X_test)), proba)
+    np.testing.assert_array_equal(clf.predict(X_test), clf.classes_[proba.argmax(axis=1)])
+    for i in (0, 17, 39):  # one row: BLAS may round a 1-row product differently
+        np.testing.assert_allclose(clf.predict_proba(X_test[i : i + 1]), proba[i : i + 1],
+                                   rtol=1e-12, atol=1e-15)
+
+
 def test_partial_fit_accepts_batches_missing_some_classes(small_digits):
     X, y = small_digits
     clf = MLPClassifier(random_state=0).partial_fit(X[y < 5], y[y < 5], classes=np.arange(10))
