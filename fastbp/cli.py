@@ -1,9 +1,10 @@
-"""The ``fastbp`` command: train, evaluate, predict, info.
+"""The ``fastbp`` command: train, evaluate, predict, info, compile.
 
     fastbp train [DATA] [options]       train (digits by default), report metrics
     fastbp evaluate MODEL DATA          accuracy or R² of a saved model
     fastbp predict MODEL DATA           predictions as CSV (--proba for probabilities)
     fastbp info MODEL                   architecture, settings, metrics, versions
+    fastbp compile [--dtype both]       fill the compile cache ahead of use
 
 Errors print one line on stderr and exit with status 1 (``--debug`` shows the
 traceback); usage errors exit with status 2.
@@ -290,6 +291,17 @@ def _batch_size(text):
     return text if text == "auto" else int(text)
 
 
+def cmd_compile(args, out, err):
+    from ._warmup import warm_up
+
+    dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
+    report = warm_up(dtypes)
+    print(f"kernels ({', '.join(dtypes)}): {report['cache_misses']} compiled, "
+          f"{report['cache_hits']} loaded from the cache, in {report['seconds']:.1f} s", file=out)
+    print(f"compile cache: {report['cache_dir']}", file=out)
+    return 0
+
+
 def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -344,6 +356,15 @@ def build_parser():
     info = commands.add_parser("info", parents=[common], help="describe a saved model")
     info.add_argument("model", metavar="MODEL")
     info.set_defaults(run=cmd_info)
+
+    compile_ = commands.add_parser(
+        "compile", parents=[common], help="compile every kernel into the on-disk cache",
+        description="Load fastbp's kernels from Numba's on-disk compile cache, compiling "
+                    "any it lacks, so that later processes never wait for a compile "
+                    "(e.g. once while building a container image).")
+    compile_.add_argument("--dtype", choices=["both", "float64", "float32"], default="both",
+                          help="precision of the kernels (default: both)")
+    compile_.set_defaults(run=cmd_compile)
     return parser
 
 
@@ -351,7 +372,8 @@ def main(argv=None, out=None, err=None):
     out = out or sys.stdout
     err = err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "evaluate", "predict", "info", "-h", "--help"):
+    if not argv or argv[0] not in ("train", "evaluate", "predict", "info", "compile", "-h",
+                                   "--help"):
         argv = ["train", *argv]  # train is the default command
     args = build_parser().parse_args(argv)
     try:

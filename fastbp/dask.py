@@ -56,30 +56,10 @@ def _local_copy(template, theta_parts):
 
 
 def _warm_up_worker(dtype_name):
-    """On each worker: load (or compile) the training and gradient kernels once.
+    """On each worker: load (or compile) the kernels once (``fastbp.warm_up``)."""
+    from ._warmup import warm_up as warm_up_this_process
 
-    Returns what happened there: seconds taken, the on-disk compile cache the
-    worker uses, and how many kernel versions came from it (hits) or had to be
-    compiled (misses).
-    """
-    import time
-
-    from . import _kernels
-
-    start = time.perf_counter()
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(8, 2)).astype(dtype_name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for solver in ("adam", "lbfgs"):
-            model = MLPClassifier(hidden_layer_sizes=(2,), solver=solver, max_iter=1).fit(X, [0, 1] * 4)
-            model.loss_gradient(X, [0, 1] * 4)
-        model.predict_proba(X)
-    kernels = [_kernels.train_epoch, _kernels.full_loss_gradient, _kernels.predict_outputs]
-    return {"seconds": time.perf_counter() - start,
-            "cache_dir": kernels[0].stats.cache_path,
-            "cache_hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
-            "cache_misses": sum(sum(k.stats.cache_misses.values()) for k in kernels)}
+    return warm_up_this_process([dtype_name])
 
 
 def warm_up(client=None, dtype="float64"):
@@ -102,8 +82,8 @@ def warm_up(client=None, dtype="float64"):
     -------
     report : dict
         Worker address → {"seconds", "cache_dir", "cache_hits", "cache_misses"},
-        where hits and misses count kernel versions loaded from the cache or
-        compiled (numba's dispatcher statistics, cumulative per process).
+        where hits and misses count the kernel versions this call loaded from
+        the cache or compiled (see ``fastbp.warm_up``).
     """
     if client is None:
         from distributed import default_client

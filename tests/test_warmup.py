@@ -1,0 +1,76 @@
+"""fastbp.warm_up / `fastbp compile`: after it, no process compiles a kernel."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from fastbp import cli, warm_up
+
+# Uses every entry point the way the estimators do, float32 throughout, then
+# reports how many kernel versions any dispatcher had to compile meanwhile.
+_USE_EVERY_KERNEL = """
+import json, warnings
+import numpy as np, scipy.sparse as sp
+import numba
+import fastbp
+from fastbp import _kernels
+def compiled_so_far():
+    return sum(sum(obj.stats.cache_misses.values()) for obj in vars(_kernels).values()
+               if isinstance(obj, numba.core.registry.CPUDispatcher))
+report = fastbp.warm_up(["float32"])
+after_warm_up = compiled_so_far()
+rng = np.random.default_rng(1)
+X = rng.normal(size=(3000, 5)).astype(np.float32)
+y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    for solver in ("adam", "sgd", "lbfgs"):
+        clf = fastbp.MLPClassifier(hidden_layer_sizes=(7, 3), solver=solver, max_iter=3,
+                                   random_state=0).fit(X, y)
+        clf.partial_fit(X[:50], y[:50]) if solver != "lbfgs" else None
+        clf.predict_proba(X[:1]); clf.predict(X); clf.predict_proba(sp.csr_matrix(X[:20]))
+    fastbp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X, X[:, 2]).predict(X[:3])
+    fastbp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(sp.csr_matrix(X), y)
+print(json.dumps(dict(report, compiled_later=compiled_so_far() - after_warm_up)))
+"""
+
+
+def _in_fresh_process(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    result = subprocess.run([sys.executable, "-c", _USE_EVERY_KERNEL], env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_warm_up_fills_the_cache_so_no_later_process_compiles(tmp_path):
+    """An empty cache: warm_up compiles the 4 entry points, and everything the
+    estimators then do in that process compiles nothing more. A second process
+    loads all 4 from the cache and compiles nothing at all."""
+    first = _in_fresh_process(tmp_path)
+    assert (first["cache_hits"], first["cache_misses"]) == (0, 4)
+    assert first["compiled_later"] == 0
+    assert first["cache_dir"].startswith(str(tmp_path))
+    second = _in_fresh_process(tmp_path)
+    assert (second["cache_hits"], second["cache_misses"]) == (4, 0)
+    assert second["compiled_later"] == 0
+
+
+def test_warm_up_rejects_unknown_dtypes():
+    with pytest.raises(ValueError, match="dtypes must be among"):
+        warm_up(["float16"])
+
+
+def test_compile_command_reports_what_it_did(capsys):
+    status = cli.main(["compile", "--dtype", "float64"])
+    out = capsys.readouterr().out
+    assert status == 0
+    counts = re.search(r"kernels \(float64\): (\d+) compiled, (\d+) loaded from the cache", out)
+    assert counts is not None, out
+    # this process may have run some kernels already; the rest are loaded or compiled
+    assert int(counts.group(1)) + int(counts.group(2)) <= 4
+    assert "compile cache: " in out
