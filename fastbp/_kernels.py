@@ -479,7 +479,11 @@ def backward_pass(X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
             multiply_by_derivative(layer_rows(acts, units, row_off, l, b), D_prev, hidden_code)
 
 
-@njit(**_JIT)
+# Inlined by Numba into its two callers' parallel loops: compiled on its own,
+# its code was optimised once more by LLVM than needed (cold first fit
+# measured 0.5-0.6 s faster, of 9.5-10; bit-identical results, the same
+# training speed). Inlining forward_pass and backward_pass too was no faster.
+@njit(**_JIT, inline="always")
 def batch_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, rows, theta,
                         units, coef_off, int_off, hidden_code, out_code, clip_eps,
                         acts, deltas, row_off, grad):
