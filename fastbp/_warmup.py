@@ -3,8 +3,9 @@
 Numba compiles a kernel the first time it is called with new argument types
 and keeps the machine code in its on-disk cache (beside the installed
 package, or under ``NUMBA_CACHE_DIR``). In a fresh installation the first
-``fit`` therefore waits for a compile (15-20 s measured on a 2-core machine)
-and the first ``predict`` and ``lbfgs`` fit for more. ``warm_up`` runs each
+``fit`` therefore waits for a compile (9-20 s measured on 2-core machines,
+depending on the machine and its load) and the first ``predict`` and
+``lbfgs`` fit for more. ``warm_up`` runs each
 kernel once on a few rows, so that the cache holds them all: a step for a
 container build or a deployment, after which no process compiles.
 """
@@ -40,7 +41,7 @@ def warm_up(dtypes=_DTYPES):
 
     Parameters
     ----------
-    dtypes : iterable of {"float64", "float32"}, default=("float64", "float32")
+    dtypes : {"float64", "float32"} or an iterable of them, default=("float64", "float32")
         Precisions to load. A model fitted on float32 input runs float32
         kernels; any other input runs float64 ones.
 
@@ -52,6 +53,8 @@ def warm_up(dtypes=_DTYPES):
         and ``cache_misses`` (kernel versions compiled, and written there).
         Kernels this process had already loaded count as neither.
     """
+    if isinstance(dtypes, (str, type, np.dtype)):
+        dtypes = [dtypes]
     dtypes = [str(np.dtype(dtype)) for dtype in dtypes]
     unknown = sorted(set(dtypes) - set(_DTYPES))
     if unknown:

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from fastbp import cli, warm_up
@@ -61,8 +62,16 @@ def test_warm_up_fills_the_cache_so_no_later_process_compiles(tmp_path):
 
 
 def test_warm_up_rejects_unknown_dtypes():
-    with pytest.raises(ValueError, match="dtypes must be among"):
-        warm_up(["float16"])
+    for dtypes in (["float16"], "float16", ["float64", "int64"]):
+        with pytest.raises(ValueError, match="dtypes must be among"):
+            warm_up(dtypes)
+
+
+def test_warm_up_takes_one_dtype_or_several():
+    """A single dtype is one precision, not a sequence of characters."""
+    for dtypes in ("float64", np.float64, np.dtype("float64"), ["float64"]):
+        report = warm_up(dtypes)
+        assert set(report) == {"seconds", "cache_dir", "cache_hits", "cache_misses"}
 
 
 def test_compile_command_reports_what_it_did(capsys):
