@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 
 import numba
@@ -97,7 +97,6 @@ def _blas_controller():
     return _BLAS_CONTROLLER
 
 
-@contextmanager
 def _thread_limit(n_jobs, parallel_kernels):
     """Thread settings for one call; the previous settings are restored on exit.
 
@@ -115,8 +114,15 @@ def _thread_limit(n_jobs, parallel_kernels):
     only, and BLAS keeps its own threads (still one pool at a time).
     """
     if n_jobs is None and not parallel_kernels:
-        yield
-        return
+        # Nothing to set. A plain null context: the generator-based one
+        # costs microseconds that single-row prediction notices.
+        return nullcontext()
+    return _limited_threads(n_jobs, parallel_kernels)
+
+
+@contextmanager
+def _limited_threads(n_jobs, parallel_kernels):
+    """``_thread_limit`` where there is something to set."""
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = numba.get_num_threads()
     if not on_main_thread:
@@ -294,16 +300,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
             X = self._validate_predict_input(X)
         theta = self._params_buffer()
         if X.dtype != theta.dtype:
-            dtype = np.result_type(X.dtype, theta.dtype)
-            theta = theta.astype(dtype, copy=False)
+            theta = theta.astype(np.result_type(X.dtype, theta.dtype))
         dtype = theta.dtype
         data = _KernelInput(X, dtype)
         out = np.empty((data.n_samples, self.n_outputs_), dtype=dtype)
         if data.n_samples < 2 * _CHUNK_ROWS:
-            if self.n_jobs is None:  # nothing to limit: skip the context (latency)
-                _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
-                                         _CHUNK_ROWS, out)
-                return out
             with _thread_limit(self.n_jobs, parallel_kernels=False):
                 _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
                                          _CHUNK_ROWS, out)

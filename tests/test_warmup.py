@@ -32,7 +32,8 @@ with warnings.catch_warnings():
     for solver in ("adam", "sgd", "lbfgs"):
         clf = fastbp.MLPClassifier(hidden_layer_sizes=(7, 3), solver=solver, max_iter=3,
                                    random_state=0).fit(X, y)
-        clf.partial_fit(X[:50], y[:50]) if solver != "lbfgs" else None
+        if solver != "lbfgs":
+            clf.partial_fit(X[:50], y[:50])
         clf.predict_proba(X[:1]); clf.predict(X); clf.predict_proba(sp.csr_matrix(X[:20]))
     fastbp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X, X[:, 2]).predict(X[:3])
     fastbp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(sp.csr_matrix(X), y)
