@@ -63,8 +63,11 @@ SOLVER_ADAM = 1
 # estimators rely on, and exact agreement with the NumPy reference matters.
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 # Elementwise loops that must vectorise: 'reassoc' lets LLVM vectorise the
-# Σθ² reduction, 'contract' allows FMA; no 'nnan' / 'ninf' / 'afn'.
-_JIT_VECTOR = dict(_JIT, fastmath={"reassoc", "contract"})
+# Σθ² reduction; no 'nnan' / 'ninf' / 'afn'. No 'contract' either: with it,
+# freshly compiled code and the same code loaded from Numba's cache fused
+# different multiply-adds, so a process that compiled trained a different
+# model (by a few ulps per step) from every later one (test_warmup checks).
+_JIT_VECTOR = dict(_JIT, fastmath={"reassoc"})
 # Only the explicit prange loops run in parallel. Numba would otherwise also
 # turn np.zeros, slice fills and array expressions into parallel loops: each
 # one a separately compiled function (seconds of cold compile) and a parallel

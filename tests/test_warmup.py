@@ -12,9 +12,10 @@ import pytest
 from fastbp import cli, warm_up
 
 # Uses every entry point the way the estimators do, float32 throughout, then
-# reports how many kernel versions any dispatcher had to compile meanwhile.
+# reports how many kernel versions any dispatcher had to compile meanwhile, and
+# a digest of every fitted parameter and prediction.
 _USE_EVERY_KERNEL = """
-import json, warnings
+import hashlib, json, warnings
 import numpy as np, scipy.sparse as sp
 import numba
 import fastbp
@@ -27,17 +28,24 @@ after_warm_up = compiled_so_far()
 rng = np.random.default_rng(1)
 X = rng.normal(size=(3000, 5)).astype(np.float32)
 y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+digest = hashlib.sha256()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    for solver in ("adam", "sgd", "lbfgs"):
-        clf = fastbp.MLPClassifier(hidden_layer_sizes=(7, 3), solver=solver, max_iter=3,
-                                   random_state=0).fit(X, y)
+    for solver, n_jobs in (("adam", 1), ("adam", 2), ("sgd", 2), ("lbfgs", 1)):
+        clf = fastbp.MLPClassifier(hidden_layer_sizes=(70, 30), solver=solver, max_iter=3,
+                                   random_state=0, n_jobs=n_jobs).fit(X, y)
         if solver != "lbfgs":
             clf.partial_fit(X[:50], y[:50])
-        clf.predict_proba(X[:1]); clf.predict(X); clf.predict_proba(sp.csr_matrix(X[:20]))
-    fastbp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X, X[:, 2]).predict(X[:3])
-    fastbp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(sp.csr_matrix(X), y)
-print(json.dumps(dict(report, compiled_later=compiled_so_far() - after_warm_up)))
+        outputs = [clf.predict_proba(X[:1]), clf.predict(X),
+                   clf.predict_proba(sp.csr_matrix(X[:20]))]
+        for array in clf.coefs_ + clf.intercepts_ + outputs:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    reg = fastbp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    digest.update(reg.fit(X, X[:, 2]).predict(X[:3]).tobytes())
+    sparse_fit = fastbp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    digest.update(sparse_fit.fit(sp.csr_matrix(X), y).coefs_[0].tobytes())
+print(json.dumps(dict(report, compiled_later=compiled_so_far() - after_warm_up,
+                      digest=digest.hexdigest())))
 """
 
 
@@ -52,7 +60,9 @@ def _in_fresh_process(cache_dir):
 def test_warm_up_fills_the_cache_so_no_later_process_compiles(tmp_path):
     """An empty cache: warm_up compiles the 4 entry points, and everything the
     estimators then do in that process compiles nothing more. A second process
-    loads all 4 from the cache and compiles nothing at all."""
+    loads all 4 from the cache and compiles nothing at all, and computes
+    bit for bit what the first one did (freshly compiled code and code loaded
+    from the cache once differed in where LLVM fused multiply-adds)."""
     first = _in_fresh_process(tmp_path)
     assert (first["cache_hits"], first["cache_misses"]) == (0, 4)
     assert first["compiled_later"] == 0
@@ -60,6 +70,7 @@ def test_warm_up_fills_the_cache_so_no_later_process_compiles(tmp_path):
     second = _in_fresh_process(tmp_path)
     assert (second["cache_hits"], second["cache_misses"]) == (4, 0)
     assert second["compiled_later"] == 0
+    assert second["digest"] == first["digest"]
 
 
 def test_warm_up_rejects_unknown_dtypes():
