@@ -182,6 +182,30 @@ def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse, n_thre
         np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_train_epoch_with_more_threads_than_batch_rows(solver):
+    """Batches of 2 rows over 3 threads: in every step one thread has no rows."""
+    layout, theta, X, T, sw = make_problem("softmax", np.float64)
+    ref_coefs, ref_intercepts = (as64(p) for p in layout.views(theta))
+    order = np.random.default_rng(2).permutation(X.shape[0])
+    hyper = dict(alpha=0.05, lr=0.05, momentum=0.9, nesterov=True)
+    args = (X, T, sw, hyper["alpha"], "tanh", "softmax", order, 2)
+    if solver == "adam":
+        zeros = [[np.zeros_like(p) for p in ref_coefs + ref_intercepts] for _ in range(2)]
+        loss_ref, _ = reference.adam_epoch(ref_coefs, ref_intercepts, *args, hyper["lr"], 0.9,
+                                           0.999, 1e-8, *zeros, 0)
+    else:
+        velocities = [np.zeros_like(p) for p in ref_coefs + ref_intercepts]
+        loss_ref = reference.sgd_epoch(ref_coefs, ref_intercepts, *args, hyper["lr"],
+                                       hyper["momentum"], hyper["nesterov"], velocities)
+    loss, _ = _run_epoch(solver, layout, theta, X, T, sw, order, 2, "tanh", "softmax", False,
+                         hyper, 3)
+    np.testing.assert_allclose(loss, loss_ref, **TOL[np.float64])
+    coefs, intercepts = layout.views(theta)
+    for got, want in zip(coefs + intercepts, ref_coefs + ref_intercepts):
+        np.testing.assert_allclose(got, want, **TOL[np.float64])
+
+
 def test_no_hidden_layer_network_equals_reference():
     """hidden_layer_sizes=() : a single affine layer straight into the output."""
     layout, theta, X, T, sw = make_problem("softmax", np.float64, hidden=())
