@@ -3,7 +3,7 @@
 Numba compiles a kernel the first time it is called with new argument types
 and keeps the machine code in its on-disk cache (beside the installed
 package, or under ``NUMBA_CACHE_DIR``). In a fresh installation the first
-``fit`` therefore waits for a compile (9-20 s measured on 2-core machines,
+``fit`` therefore waits for a compile (9-27 s measured on 2-core machines,
 depending on the machine and its load) and the first ``predict`` and
 ``lbfgs`` fit for more. ``warm_up`` runs each
 kernel once on a few rows, so that the cache holds them all: a step for a
