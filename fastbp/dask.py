@@ -25,6 +25,7 @@ workers, and a worker's rounds run over all of its rows.
 """
 
 import warnings
+from concurrent.futures import CancelledError
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -134,8 +135,43 @@ def _submit_where_held(client, shards, function, *args):
     task (and the shard's recomputation) may go anywhere.
     """
     held = client.who_has(shards)
-    return [client.submit(function, shard, *args, workers=list(held.get(shard.key, ())) or None,
-                          allow_other_workers=True, pure=False) for shard in shards]
+    futures = []
+    for shard in shards:
+        holders = list(held.get(shard.key, ()))
+        placement = dict(workers=holders, allow_other_workers=True) if holders else {}
+        futures.append(client.submit(function, shard, *args, pure=False, **placement))
+    return futures
+
+
+class _SharedTemplate:
+    """The template estimator (settings, labels, layout), scattered to the workers
+    once per fit so that rounds send weights only."""
+
+    def __init__(self, client, template):
+        self.client, self.template = client, template
+        self.scatter()
+
+    def scatter(self):
+        self.future = self.client.scatter(self.template, broadcast=True)
+
+
+def _gather_on_shards(client, shards, function, shared, *args):
+    """``function(shard, template, *args)`` on every shard (``_submit_where_held``), gathered.
+
+    A worker's death can take the scattered template with it: the broadcast
+    copies are not kept (Dask's active memory manager reduces them to one),
+    and scattered data cannot be recomputed, so the round's tasks are
+    cancelled. The template is then scattered again and the round, a pure
+    function of its arguments, runs once more.
+    """
+    for attempt in range(2):
+        futures = _submit_where_held(client, shards, function, shared.future, *args)
+        try:
+            return client.gather(futures)
+        except CancelledError:
+            if attempt == 1:
+                raise
+            shared.scatter()
 
 
 class _DaskMLP(BaseEstimator):
@@ -231,8 +267,7 @@ class _DaskMLP(BaseEstimator):
         client, X, y, shards = self._shards(X, y)
         template = self._template(X, y, client)
         warm_up(client, template.coefs_[0].dtype)
-        # settings, labels and layout go to every worker once; rounds send weights only
-        shared = client.scatter(template, broadcast=True)
+        shared = _SharedTemplate(client, template)
         if self.solver == "lbfgs":
             self._fit_lbfgs(client, template, shared, shards)
         else:
@@ -251,9 +286,8 @@ class _DaskMLP(BaseEstimator):
         def loss_and_gradient(theta_now):
             nonlocal n_total
             coefs, intercepts = layout.views(theta_now.copy())
-            futures = _submit_where_held(client, shards, _shard_loss_gradient, shared, coefs,
-                                         intercepts)
-            results = client.gather(futures)
+            results = _gather_on_shards(client, shards, _shard_loss_gradient, shared, coefs,
+                                        intercepts)
             n_total = sum(r[3] for r in results)
             coef_sum = [sum(r[1][l] for r in results) for l in range(len(coefs))]
             intercept_sum = [sum(r[2][l] for r in results) for l in range(len(intercepts))]
@@ -285,9 +319,8 @@ class _DaskMLP(BaseEstimator):
         template.loss_curve_ = []
         template.best_loss_, template._no_improvement_count = np.inf, 0
         for round_ in range(self.max_iter):
-            futures = _submit_where_held(client, shards, _shard_epochs, shared, coefs, intercepts,
-                                         optimizer, self.sync_period, int(rng.randint(2**31 - 1)))
-            results = client.gather(futures)
+            results = _gather_on_shards(client, shards, _shard_epochs, shared, coefs, intercepts,
+                                        optimizer, self.sync_period, int(rng.randint(2**31 - 1)))
             weights = np.array([r[4] for r in results], dtype=float)
             weights /= weights.sum()
             coefs = [sum(w * r[0][l] for w, r in zip(weights, results)) for l in range(len(coefs))]
