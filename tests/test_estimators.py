@@ -92,9 +92,10 @@ def test_partial_fit_plain_input_trains_as_validated_input_regressor(rng):
 
 def test_plain_input_finiteness_check_is_exact_and_quiet():
     """The fast paths' finiteness test. Small arrays are tested element by
-    element, so huge finite values pass; large ones by one summing pass, where
-    a sum that overflows sends the caller to full validation, without a
-    RuntimeWarning. NaN and ±inf never pass, at either size."""
+    element, so huge finite values pass; large ones by one reducing pass
+    (a dot product when contiguous, a sum otherwise), where a result that
+    overflows sends the caller to full validation, without a RuntimeWarning.
+    NaN and ±inf never pass, at either size or layout."""
     from fastbp._estimators import _FINITE_ELEMENTWISE_MAX, _all_finite
 
     huge = np.finfo(np.float32).max
@@ -104,12 +105,16 @@ def test_plain_input_finiteness_check_is_exact_and_quiet():
         warnings.simplefilter("error")
         assert _all_finite(np.full(small_shape, huge, dtype=np.float32))
         assert not _all_finite(np.full(large_shape, huge, dtype=np.float32))
+        assert not _all_finite(np.full((large_shape[0], 8), huge, dtype=np.float32)[:, ::2])
         for shape in (small_shape, large_shape):
-            assert _all_finite(np.ones(shape))
-            for bad in (np.nan, np.inf, -np.inf):
-                x = np.ones(shape)
-                x[1, 2] = bad
-                assert not _all_finite(x)
+            c_order, f_order = np.ones(shape), np.ones(shape, order="F")
+            strided = np.ones((shape[0], 2 * shape[1]))[:, ::2]
+            for x in (c_order, f_order, strided, -c_order):
+                assert _all_finite(x)
+                for bad in (np.nan, np.inf, -np.inf):
+                    x[1, 2] = bad
+                    assert not _all_finite(x)
+                    x[1, 2] = 1.0
 
 
 @pytest.mark.parametrize("n_jobs", [None, 1])
