@@ -383,7 +383,7 @@ def gather_rows(X, rows, out):
 
 @njit(**_JIT)
 def forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
-                 coef_off, int_off, hidden_code, out_code, acts, row_off):
+                 coef_off, int_off, hidden_code, out_code, acts, row_off, in_place):
     """Forward pass of a batch: z⁰ = x, aˡ = zˡ⁻¹Wˡ + bˡ, zˡ = h(aˡ).
 
     Parameters
@@ -408,16 +408,23 @@ def forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
         l = 0 when dense) for the b rows.
     row_off : ndarray of shape (n_layers + 1,)
         Block starts in ``acts`` (see ``workspace_offsets``).
+    in_place : bool
+        Dense ``rows`` are consecutive, rows[0], rows[0] + 1, …: the first
+        product reads them from X in place instead of copying them into the
+        workspace (prediction). z⁰ is then not in ``acts``, which the backward
+        pass needs.
     """
     b = rows.shape[0]
     n_layers = units.shape[0]
-    if not is_sparse:
+    if not is_sparse and not in_place:
         gather_rows(X, rows, layer_rows(acts, units, row_off, 0, b))
     for l in range(n_layers - 1):
         W = layer_weights(theta, units, coef_off, l)
         bias = layer_bias(theta, units, int_off, l)
         A = layer_rows(acts, units, row_off, l + 1, b)
-        if l == 0 and is_sparse:
+        if l == 0 and not is_sparse and in_place:
+            gemm(X[rows[0] : rows[0] + b], W, A, _NO, _NO)
+        elif l == 0 and is_sparse:
             A[:, :] = 0
             for i in range(b):
                 r = rows[i]
@@ -497,7 +504,7 @@ def batch_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, rows, 
     b = rows.shape[0]
     n_layers = units.shape[0]
     forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
-                 coef_off, int_off, hidden_code, out_code, acts, row_off)
+                 coef_off, int_off, hidden_code, out_code, acts, row_off, False)
     weighted_loss = output_delta_and_loss(
         layer_rows(acts, units, row_off, n_layers - 1, b), Y, sw, rows, out_code,
         clip_eps, layer_rows(deltas, units, row_off, n_layers - 1, b))
@@ -837,7 +844,7 @@ def _predict_chunk(X, X_data, X_indices, X_indptr, is_sparse, start, stop, theta
     """Forward pass of rows [start, stop) into out[start:stop]."""
     rows = np.arange(start, stop)
     forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units, coef_off,
-                 int_off, hidden_code, out_code, acts, row_off)
+                 int_off, hidden_code, out_code, acts, row_off, True)
     out[start:stop] = layer_rows(acts, units, row_off, units.shape[0] - 1, stop - start)
 
 

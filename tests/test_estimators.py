@@ -139,6 +139,28 @@ def test_predict_plain_input_matches_validated_input(small_digits, fit_dtype, n_
                                    rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predictions_do_not_depend_on_where_the_input_lives(digits, dtype):
+    """Prediction reads X's rows in place (no copy into a workspace), so BLAS
+    sees them at whatever address they have. The same values at four element
+    offsets in a buffer, over the serial (< 2,048 rows) and the threaded path,
+    give identical bits."""
+    X, y = digits
+    clf = MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=3, random_state=0).fit(
+        X.astype(dtype), y)
+    X_test = np.vstack([X, X])[:2100].astype(dtype)
+    results = {}
+    for offset in range(4):
+        buffer = np.zeros(X_test.size + 4, dtype=dtype)
+        moved = buffer[offset : offset + X_test.size].reshape(X_test.shape)
+        moved[...] = X_test
+        for rows in (slice(0, 2100), slice(5, 500), slice(7, 8)):
+            results.setdefault((rows.start, rows.stop), []).append(clf.predict_proba(moved[rows]))
+    for probas in results.values():
+        for proba in probas[1:]:
+            np.testing.assert_array_equal(proba, probas[0])
+
+
 def test_partial_fit_accepts_batches_missing_some_classes(small_digits):
     X, y = small_digits
     clf = MLPClassifier(random_state=0).partial_fit(X[y < 5], y[y < 5], classes=np.arange(10))

@@ -63,17 +63,22 @@ CASES = list(itertools.product(HIDDEN, OUTPUTS, DTYPES))
 CASE_IDS = [f"{h}-{o}-{np.dtype(d).name}" for h, o, d in CASES]
 
 
+@pytest.mark.parametrize("in_place", [False, True], ids=["gathered", "in-place"])
 @pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
-def test_forward_activations_equal_reference(hidden, out, dtype):
+def test_forward_activations_equal_reference(hidden, out, dtype, in_place):
+    """forward_pass on rows 3, 4, …, 19 of X: copied into the workspace
+    (training), or read from X in place (prediction)."""
     layout, theta, X, T, sw = make_problem(out, dtype)
+    X_batch = X[3:20]
     coefs, intercepts = layout.views(theta)
-    _, z_ref = reference.forward(as64(coefs), as64(intercepts), X.astype(float), hidden, out)
+    _, z_ref = reference.forward(as64(coefs), as64(intercepts), X_batch.astype(float), hidden,
+                                 out)
 
-    n = X.shape[0]
+    n = X_batch.shape[0]
     row_off = _kernels.workspace_offsets(layout.units, n)
     acts = np.empty(row_off[-1], dtype=dtype)
-    _kernels.forward_pass(*kernel_input(X, False), np.arange(n), *model_args(layout, theta, hidden, out),
-                          acts, row_off)
+    _kernels.forward_pass(*kernel_input(X, False), np.arange(3, 20),
+                          *model_args(layout, theta, hidden, out), acts, row_off, in_place)
     for l in range(1, len(layout.units)):
         block = acts[row_off[l] : row_off[l] + n * layout.units[l]].reshape(n, -1)
         np.testing.assert_allclose(block, z_ref[l].T, **TOL[dtype])
