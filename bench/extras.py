@@ -216,6 +216,15 @@ def measure_startup(env, repeats=3):
             "fastbp_cold_fit_s": cold_fit, "all": times}
 
 
+def best_inference(kept, new):
+    """Per measurement the best of two rounds: most rows/s, least single-row µs."""
+    if kept is None or "error" in kept:
+        return new
+    if "error" in new:
+        return kept
+    return {key: (min if key.endswith("_us") else max)(kept[key], new[key]) for key in kept}
+
+
 def format_inference(results):
     header = (f"{'workload':<12}{'thr':>4}{'fastbp rows/s':>15}{'sklearn rows/s':>16}{'×':>7}"
               f"{'matmuls rows/s':>16}{'ceiling':>9}"
