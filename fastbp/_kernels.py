@@ -404,15 +404,15 @@ def forward_pass(X, X_data, X_indices, X_indptr, is_sparse, rows, theta, units,
     hidden_code, out_code : int
         Activation codes.
     acts : ndarray
-        Workspace; on return layer l's block holds zˡ (for l ≥ 1, and for
-        l = 0 when dense) for the b rows.
+        Workspace; on return layer l's block holds zˡ for the b rows (for
+        l ≥ 1, and for l = 0 when dense and not ``in_place``).
     row_off : ndarray of shape (n_layers + 1,)
         Block starts in ``acts`` (see ``workspace_offsets``).
     in_place : bool
-        Dense ``rows`` are consecutive, rows[0], rows[0] + 1, …: the first
-        product reads them from X in place instead of copying them into the
-        workspace (prediction). z⁰ is then not in ``acts``, which the backward
-        pass needs.
+        True only when ``rows`` are consecutive (rows[0], rows[0] + 1, …), as in
+        prediction: the first product then reads dense rows from X in place
+        instead of copying them into the workspace, so z⁰ is not in ``acts``
+        and the backward pass must not follow.
     """
     b = rows.shape[0]
     n_layers = units.shape[0]
