@@ -10,7 +10,8 @@ is warmed up first (compile / trace time reported apart), then timed best of
 ``--repeats``; the whole comparison runs ``--rounds`` times, alternating the
 order of systems, and each system keeps its best round. The matmul peak is measured with numpy in the same way, so
 "% of peak" compares like with like. Then the other targets (``--extras``,
-see extras.py): inference against scikit-learn (predict_proba rows/s and
+see extras.py and busy.py): training beside busy processes and on one core,
+inference against scikit-learn (predict_proba rows/s and
 single-row latency, with the rows/s of the bare matrix products as a ceiling;
 ``--rounds`` rounds too, best kept), training per hidden activation (relu, tanh, logistic),
 start-up (a fresh process fitting digits, warm and cold
@@ -33,7 +34,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SYSTEM_ORDER = ["fastbp", "fastbp-openblas", "jax", "torch", "sklearn"]
-LABELS = {"fastbp": "fastbp", "fastbp-openblas": "fastbp/OpenBLAS", "sklearn": "scikit-learn",
+LABELS = {"fastbp": "fastbp", "fastbp-openblas": "fastbp/OpenBLAS", "fastbp-1": "fastbp n_jobs=1",
+          "sklearn": "scikit-learn",
           "torch": "PyTorch eager", "jax": "JAX jit+scan"}
 # fastbp as installed uses MKL when the mkl extra is there; this row shows it without
 SYSTEM_ENV = {"fastbp-openblas": {"FASTBP_BLAS": "openblas"}}
@@ -116,6 +118,8 @@ def worker(argv):
         "numba_threads": numba.get_num_threads(),
         "fastbp_blas": (__import__("fastbp").blas_info()["backend"]
                         if system.startswith("fastbp") else None),
+        "threading_layer": (__import__("fastbp").threading_info()["layer"]
+                            if system.startswith("fastbp") else None),
     }))
 
 
@@ -205,7 +209,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2,
                         help="measure every system this many times, alternating (best kept)")
-    parser.add_argument("--extras", default="inference,activations,startup,memory,scale",
+    parser.add_argument("--extras", default="busy,inference,activations,startup,memory,scale",
                         help="other targets to measure (comma-separated), or 'none'")
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -282,6 +286,16 @@ def run_extras(args, workload_names, thread_counts):
         print(f"\n{title}\n{text}", flush=True)
         tables.append(f"{title}\n{text}")
 
+    if "busy" in wanted:
+        import busy
+
+        names = [w for w in workload_names if w in ("small", "medium")] or workload_names[:1]
+        found = busy.measure(str(Path(__file__).resolve()), thread_env(os.cpu_count() or 1),
+                             names, args.repeats, args.rounds,
+                             log=lambda m: print(m, flush=True))
+        results["busy"] = {f"{w}/{c}": v for (w, c), v in found.items()}
+        show(f"Busy machine: K busy processes beside each run, or one core (CPU affinity); "
+             f"best of {args.rounds} rounds", busy.format_table(found, LABELS))
     if "inference" in wanted:
         # --rounds rounds in alternating order, each measurement keeping its best
         # round, as for training: one burst of load must not decide a ratio.

@@ -66,7 +66,7 @@ def _timed(fn):
 
 
 # ---------------------------------------------------------------------------
-def _train_sklearn_api(Estimator, label, X, y, w, repeats):
+def _train_sklearn_api(Estimator, label, X, y, w, repeats, **extra):
     """fastbp or scikit-learn, called as users call them: ``fit``."""
     import warnings
 
@@ -77,7 +77,7 @@ def _train_sklearn_api(Estimator, label, X, y, w, repeats):
     def make(epochs):
         return Estimator(hidden_layer_sizes=w.hidden, solver="adam", learning_rate_init=1e-3,
                          batch_size=w.batch_size, max_iter=epochs, shuffle=True, tol=0.0,
-                         n_iter_no_change=10**9, random_state=0)
+                         n_iter_no_change=10**9, random_state=0, **extra)
 
     warmup, _ = _timed(lambda: make(1).fit(X[: 4 * w.batch_size], y[: 4 * w.batch_size]))
     times, model = [], None
@@ -91,6 +91,12 @@ def train_fastbp(X, y, w, repeats):
     from fastbp import MLPClassifier
 
     return _train_sklearn_api(MLPClassifier, "fastbp", X, y, w, repeats)
+
+
+def train_fastbp_one_thread(X, y, w, repeats):
+    from fastbp import MLPClassifier
+
+    return _train_sklearn_api(MLPClassifier, "fastbp n_jobs=1", X, y, w, repeats, n_jobs=1)
 
 
 def train_sklearn(X, y, w, repeats):
@@ -205,6 +211,7 @@ def train_jax(X, y, w, repeats):
 SYSTEMS = {
     "fastbp": train_fastbp,
     "fastbp-openblas": train_fastbp,  # run.py sets FASTBP_BLAS=openblas for it
+    "fastbp-1": train_fastbp_one_thread,
     "sklearn": train_sklearn,
     "torch": train_torch,
     "jax": train_jax,

@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 from ._blas import blas_info  # noqa: E402
 from ._estimators import MLPClassifier, MLPRegressor  # noqa: E402
+from ._threads import threading_info  # noqa: E402
 from ._warmup import warm_up  # noqa: E402
 from .io import ModelFileError, load, save  # noqa: E402
 
 __all__ = ["MLPClassifier", "MLPRegressor", "ModelFileError", "blas_info", "load", "save",
-           "warm_up", "__version__"]
+           "threading_info", "warm_up", "__version__"]

@@ -7,14 +7,11 @@ verbose output, convergence warnings), attributes. The maths runs in
 """
 
 import operator
-import os
-import threading
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from numbers import Integral, Real
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
@@ -29,7 +26,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _kernels
+from . import _kernels, _threads
 from ._optim import StochasticOptimizer, minimize_lbfgs
 from ._params import Layout, glorot_uniform
 
@@ -45,115 +42,31 @@ _FINITE_ELEMENTWISE_MAX = 1 << 14
 def _all_finite(a):
     """Whether a float array holds no NaN or ±inf.
 
-    Small arrays are tested element by element. Large ones in one reducing
-    pass: a finite result proves every element finite; an infinite one may
-    come from finite values that overflow, so callers then take the validating
-    path (which says which). Overflow there is expected, not warned about.
-    A contiguous array is reduced as Σ aᵢ², a BLAS dot product: memory-bound,
-    1.7-3.4× faster than NumPy's pairwise sum on 5-50 MB (measured).
+    Small arrays are tested element by element with NumPy; larger contiguous
+    ones by a compiled, vectorised pass on the calling thread (no BLAS or
+    NumPy threads woken, which on a busy machine cost milliseconds).
     """
     if a.size <= _FINITE_ELEMENTWISE_MAX:
         return bool(np.isfinite(a).all())
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return bool(_kernels.all_finite(a.ravel(order="K")))  # a view
     with np.errstate(over="ignore", invalid="ignore"):
-        if a.flags.c_contiguous or a.flags.f_contiguous:
-            flat = a.ravel(order="K")  # a view
-            return bool(np.isfinite(np.dot(flat, flat)))
+        # a finite sum proves every element finite; an infinite one may come
+        # from overflow, and callers then take the validating path
         return bool(np.isfinite(a.sum()))
 
 # Rows per chunk for prediction and full-batch gradients: memory stays
 # O(chunk × width) whatever the number of samples.
 _CHUNK_ROWS = 1024
-# Below this much work per parallel step (rows × parameters), one thread is
-# faster than waking a pool: a parallel region costs a few microseconds, and
-# it competes with any BLAS threads still spinning from the caller's own work.
-_PARALLEL_MIN_WORK = 1 << 18
+# Serial prediction of this many rows or more holds BLAS at one thread (its
+# products could wake BLAS's pool); fewer rows never wake it.
+_BLAS_HOLD_MIN_ROWS = 32
 
 
-def _threads_for(rows, n_params):
-    """Numba threads for a parallel step over ``rows`` rows of a network of ``n_params``."""
-    return numba.get_num_threads() if rows * n_params >= _PARALLEL_MIN_WORK else 1
-
-
-_BLAS_CONTROLLER = None
-# Numba's 'workqueue' threading layer aborts the process when parallel kernels
-# are entered from two Python threads at once; training calls then queue here.
-_WORKQUEUE_LOCK = threading.Lock()
-
-
-def _parallel_kernels_are_threadsafe():
-    try:
-        return numba.threading_layer() != "workqueue"
-    except ValueError:  # no parallel kernel has run yet: the layer is unknown
-        return False
-
-
-def _blas_controller():
-    """A threadpoolctl controller over the loaded BLAS libraries, made once.
-
-    SciPy's BLAS, which the kernels call unless MKL serves them (see
-    ``_blas.py``), is imported first so that the controller sees it.
-    """
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba uses)
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER
-
-
-def _thread_limit(n_jobs, parallel_kernels):
-    """Thread settings for one call; the previous settings are restored on exit.
-
-    Parallel kernels (training, prediction over many rows) split rows over
-    Numba threads (``n_jobs`` of them; None keeps Numba's current count, all
-    cores by default) and call BLAS from each thread, so BLAS is held at one
-    thread meanwhile: one pool of threads, never two spinning on the same
-    cores. Serial kernels (prediction over few rows) use ``n_jobs`` BLAS
-    threads (None leaves BLAS as it is). Negative ``n_jobs`` count back from
-    the number of cores as in joblib (-1 = all, -2 = all but one).
-
-    Off the main thread BLAS limits are left alone: OpenBLAS lets another
-    thread lower its thread count but not raise it again, so the limit could
-    never be undone. There the parallel kernels run on the calling thread
-    only, and BLAS keeps its own threads (still one pool at a time).
-    """
-    if n_jobs is None and not parallel_kernels:
-        # Nothing to set. A plain null context: the generator-based one
-        # costs microseconds that single-row prediction notices.
-        return nullcontext()
-    return _limited_threads(n_jobs, parallel_kernels)
-
-
-@contextmanager
-def _limited_threads(n_jobs, parallel_kernels):
-    """``_thread_limit`` where there is something to set."""
-    on_main_thread = threading.current_thread() is threading.main_thread()
-    previous = numba.get_num_threads()
-    if not on_main_thread:
-        n_threads = 1 if parallel_kernels else previous
-    elif n_jobs is None:
-        n_threads = previous
-    else:
-        n_cores = os.cpu_count() or 1
-        n_threads = n_jobs if n_jobs > 0 else max(1, n_cores + 1 + n_jobs)
-        n_threads = min(n_threads, numba.config.NUMBA_NUM_THREADS)
-    serialise = parallel_kernels and not _parallel_kernels_are_threadsafe()
-    if serialise:
-        _WORKQUEUE_LOCK.acquire()
-    numba.set_num_threads(n_threads)
-    try:
-        if not on_main_thread:
-            yield
-        else:
-            with _blas_controller().limit(limits=1 if parallel_kernels else n_threads,
-                                          user_api="blas"):
-                yield
-    finally:
-        numba.set_num_threads(previous)
-        if serialise:
-            _WORKQUEUE_LOCK.release()
-
+# (parallel kernel, serial twin) pairs for ThreadGovernor
+_PREDICT_KERNELS = (_kernels.predict_outputs_parallel, _kernels.predict_outputs)
+_TRAIN_KERNELS = (_kernels.train_epoch, _kernels.train_epoch_serial)
+_OBJECTIVE_KERNELS = (_kernels.full_loss_gradient, _kernels.full_loss_gradient_serial)
 
 # The CSR arguments of a dense input: read by no kernel, shared by all calls.
 # (Left writeable: Numba would compile every kernel again for read-only arrays.)
@@ -309,15 +222,21 @@ class BaseMultilayerPerceptron(BaseEstimator):
         dtype = theta.dtype
         data = _KernelInput(X, dtype)
         out = np.empty((data.n_samples, self.n_outputs_), dtype=dtype)
+        model_args = self._kernel_model_arguments(theta)
         if data.n_samples < 2 * _CHUNK_ROWS:
-            with _thread_limit(self.n_jobs, parallel_kernels=False):
-                _kernels.predict_outputs(*data.arguments(), *self._kernel_model_arguments(theta),
-                                         _CHUNK_ROWS, out)
-        else:
-            with _thread_limit(self.n_jobs, parallel_kernels=True):
-                _kernels.predict_outputs_parallel(
-                    *data.arguments(), *self._kernel_model_arguments(theta), _CHUNK_ROWS,
-                    _threads_for(_CHUNK_ROWS, theta.shape[0]), out)
+            # on the calling thread: no pool to wake for few rows
+            hold = (data.n_samples >= _BLAS_HOLD_MIN_ROWS or self.n_jobs is not None)
+            with _threads.blas_held_at_one() if hold else nullcontext():
+                _kernels.predict_outputs(*data.arguments(), *model_args, _CHUNK_ROWS, out)
+            return out
+        with _threads.kernel_threads(self.n_jobs) as max_slices:
+            n_slices = _threads.slices_for(max_slices, _CHUNK_ROWS, theta.shape[0])
+            governor = _threads.ThreadGovernor(n_slices, ("predict", theta.shape[0]))
+            with governor.step(_PREDICT_KERNELS, data.n_samples) as kernel:
+                if kernel is _kernels.predict_outputs:
+                    kernel(*data.arguments(), *model_args, _CHUNK_ROWS, out)
+                else:
+                    kernel(*data.arguments(), *model_args, _CHUNK_ROWS, n_slices, out)
         return out
 
     # ------------------------------------------------------------------
@@ -396,11 +315,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
             theta = theta.astype(X.dtype)
             self._set_params_buffer(theta)
 
-        with _thread_limit(self.n_jobs, parallel_kernels=True):
+        with _threads.kernel_threads(self.n_jobs) as max_slices:
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, y, sample_weight, incremental)
+                self._fit_stochastic(X, y, sample_weight, incremental, max_slices)
             else:
-                self._fit_lbfgs(X, y, sample_weight)
+                self._fit_lbfgs(X, y, sample_weight, max_slices)
 
         if not np.isfinite(self._params_buffer()).all():
             raise ValueError(
@@ -408,22 +327,25 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 " contain large values and need to be preprocessed.")
         return self
 
-    def _objective(self, data, y, sample_weight):
+    def _objective(self, data, y, sample_weight, max_slices):
         """``theta -> (J(θ), ∇J(θ))`` over the whole data set, via the kernels."""
         layout = self._layout()
         grad = np.empty(layout.n_params, dtype=data.dense.dtype)
         clip_eps = float(np.finfo(data.dense.dtype).eps)
+        n_slices = _threads.slices_for(max_slices, min(_CHUNK_ROWS, data.n_samples),
+                                       layout.n_params)
+        governor = _threads.ThreadGovernor(n_slices, ("objective", layout.n_params))
 
         def loss_and_gradient(theta):
-            loss = _kernels.full_loss_gradient(
-                *data.arguments(), y, sample_weight, *self._kernel_model_arguments(theta),
-                float(self.alpha), clip_eps, _CHUNK_ROWS,
-                _threads_for(min(_CHUNK_ROWS, data.n_samples), theta.shape[0]), grad)
+            with governor.step(_OBJECTIVE_KERNELS, data.n_samples) as kernel:
+                loss = kernel(*data.arguments(), y, sample_weight,
+                              *self._kernel_model_arguments(theta), float(self.alpha),
+                              clip_eps, _CHUNK_ROWS, n_slices, grad)
             return loss, grad
 
         return loss_and_gradient
 
-    def _fit_lbfgs(self, X, y, sample_weight):
+    def _fit_lbfgs(self, X, y, sample_weight, max_slices):
         data = _KernelInput(X, X.dtype)
         theta = self._params_buffer()
         clock = [time.perf_counter(), 0]
@@ -438,10 +360,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
             return stop
 
         self.loss_, self.n_iter_ = minimize_lbfgs(
-            self._objective(data, y, sample_weight), theta, self.max_iter, self.max_fun,
+            self._objective(data, y, sample_weight, max_slices), theta, self.max_iter, self.max_fun,
             self.tol, self.verbose, on_iteration if self.callbacks else None)
 
-    def _fit_stochastic(self, X, y, sample_weight, incremental):
+    def _fit_stochastic(self, X, y, sample_weight, incremental, max_slices):
         theta = self._params_buffer()
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = StochasticOptimizer(
@@ -485,7 +407,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         clip_eps = float(np.finfo(theta.dtype).eps)
         model_args = self._kernel_model_arguments(theta)
+        n_slices = _threads.slices_for(max_slices, batch_size, theta.shape[0])
+        governor = _threads.ThreadGovernor(n_slices, ("train", batch_size, theta.shape[0]))
+        n_batches = (n_samples + batch_size - 1) // batch_size
+        # the last finished epoch's weights and optimizer state: an epoch runs
+        # as several kernel calls, and Ctrl-C or divergence may stop it midway
         last_good = theta.copy()
+        last_state = (optimizer.state.copy(), optimizer.step_count.copy())
         best = theta.copy() if early_stopping else None
         self.n_iter_ = 0
         try:
@@ -498,13 +426,22 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     permutation = np.arange(n_samples, dtype=np.int64)
                     self._random_state.shuffle(permutation)
                     sample_idx = sample_idx[permutation]
-                loss_sum = _kernels.train_epoch(
-                    *data.arguments(), y_train, sw_train, sample_idx, batch_size,
-                    *model_args, float(self.alpha), clip_eps, *optimizer.kernel_arguments(),
-                    _threads_for(batch_size, theta.shape[0]))
+                # the epoch in runs of whole batches (one kernel call each),
+                # which the governor runs on threads or serially, as is faster
+                loss_sum, done = 0.0, 0
+                while done < n_batches:
+                    step = governor.units_per_step(n_batches - done)
+                    with governor.step(_TRAIN_KERNELS, step) as kernel:
+                        loss_sum = kernel(
+                            *data.arguments(), y_train, sw_train,
+                            sample_idx[done * batch_size : (done + step) * batch_size],
+                            batch_size, *model_args, float(self.alpha), clip_eps,
+                            *optimizer.kernel_arguments(), n_slices, loss_sum)
+                    done += step
                 loss = loss_sum / n_samples
                 if not np.isfinite(loss) or not np.isfinite(theta).all():
                     theta[...] = last_good
+                    optimizer.state[...], optimizer.step_count[...] = last_state
                     raise ValueError(
                         f"Training diverged in iteration {self.n_iter_ + 1}: the loss became "
                         f"{loss}. The weights of the last finite iteration were kept. Lower "
@@ -522,6 +459,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     best[...] = theta
                 optimizer.iteration_ends(self.t_)
                 last_good[...] = theta
+                last_state[0][...] = optimizer.state
+                last_state[1][...] = optimizer.step_count
                 if self._call_back(
                         epoch=self.n_iter_, max_epochs=1 if incremental else self.max_iter,
                         loss=self.loss_,
@@ -548,9 +487,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                         "optimization hasn't converged yet." % self.max_iter,
                         ConvergenceWarning)
         except KeyboardInterrupt:
-            # Kernels are not interruptible, so theta is always a finished epoch's;
-            # last_good is the last epoch whose bookkeeping also finished.
+            # Back to the last epoch whose kernel calls and bookkeeping all finished.
             theta[...] = last_good
+            optimizer.state[...], optimizer.step_count[...] = last_state
             del self.loss_curve_[self.n_iter_:]
             if early_stopping:
                 del self.validation_scores_[self.n_iter_:]
@@ -684,8 +623,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         X, y, sample_weight = self._validate_objective_input(X, y, sample_weight)
         theta = self._params_buffer()
         data = _KernelInput(X, theta.dtype)
-        with _thread_limit(self.n_jobs, parallel_kernels=True):
-            loss, grad = self._objective(data, y, sample_weight)(theta)
+        with _threads.kernel_threads(self.n_jobs) as max_slices:
+            loss, grad = self._objective(data, y, sample_weight, max_slices)(theta)
         coef_grads, intercept_grads = self._layout().views(grad.copy())
         return float(loss), coef_grads, intercept_grads
 
@@ -762,9 +701,16 @@ _SHARED_PARAMETERS_DOC = """
     max_fun : int, default=15000
         Maximum number of loss evaluations for 'lbfgs'.
     n_jobs : int or None, default=None
-        Threads for the compiled kernels and the BLAS calls inside them during
-        fit and predict; None uses all cores, -1 all, -2 all but one. The
-        previous thread settings are restored after each call.
+        Threads for the compiled kernels during fit and predict. Each step's
+        rows are cut into this many slices (one for small steps), which alone
+        decide the numbers: the same ``random_state`` and a positive
+        ``n_jobs`` give the same model on any machine, quiet or busy, and
+        from any thread. None uses every CPU this process may use (its
+        affinity mask, a container's CPU quota, ``NUMBA_NUM_THREADS``, the
+        BLAS thread limit), -1 all, -2 all but one. On a busy machine training
+        runs the slices on one thread when that is measured to be faster; off
+        the main thread the kernels always run on the calling thread.
+        Settings are restored after each call.
     callbacks : list of callables or None, default=None
         Each is called as ``callback(estimator, info)`` after every epoch (every
         L-BFGS iteration), with ``info`` a dict of ``epoch``, ``max_epochs``,

@@ -22,6 +22,8 @@ variant. A dense call passes empty CSR arrays and a sparse call passes a
 ``(0, n_features)`` dense placeholder: one compiled signature serves both.
 """
 
+from types import FunctionType
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -619,45 +621,17 @@ def _sum_rows_into_first(raws):
             first[k] += other[k]
 
 
-@njit(**_JIT_PARALLEL)
-def optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver, learning_rate, momentum,
-                   nesterov, beta_1, beta_2, epsilon, state, step_count, scalars, partial):
-    """One optimizer step with the gradient g = (Σₜ rawₜ + α·W)/Σs, in one pass.
+@njit(**_JIT)
+def optimizer_prepare(alpha, sw_sum, solver, learning_rate, momentum, beta_1, beta_2, epsilon,
+                      step_count, scalars):
+    """Set up one optimizer step: count it (adam) and cast its hyper-parameters.
 
-    sgd:   v ← μv − ηg;  θ ← θ + v, or with Nesterov θ ← θ + μv − ηg.
-    adam:  t ← t + 1;  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;
-           η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ);  θ ← θ − η_t m / (√v + ε).
-
-    The buffer is cut into one fixed range per thread; each range sums the
-    threads' raw gradients in thread order (the last one inside the update
-    loop) and updates. Results depend on the thread count only through
-    summation order, never on timing.
-
-    Parameters
-    ----------
-    raws : ndarray of shape (n_threads, n_params)
-        Raw batch gradients of each thread's rows (``backward_pass``);
-        with 3 or more threads ``raws[0]`` is overwritten with the sum of all
-        but the last.
-    theta : ndarray of shape (n_params,)
-        Parameters, updated in place.
-    state : ndarray of shape (n_params,) for sgd, (2 * n_params,) for adam
-        Velocity v, or first then second moments m, v; updated in place.
-    step_count : ndarray of shape (1,)
-        Adam's t, updated in place.
-    scalars : ndarray of shape (10,) and theta's dtype
-        Scratch space that turns the float64 hyper-parameters into theta's
-        dtype, so the loops run in float32 for float32 models.
-    partial : ndarray of shape (n_threads,), float64
-        Scratch space for the per-range ‖W‖² sums (no allocation per step).
-
-    Returns
-    -------
-    squared_norm : float
-        ‖W‖² before the step (for the penalty term of the batch loss).
+    ``scalars`` (theta's dtype, shape (10,)) receives α, 1/Σs, η_t, μ, β₁, β₂,
+    ε, 0, 1 − β₁, 1 − β₂ in theta's dtype, so the update loops run in float32
+    for float32 models. Adam's step count t
+    (``step_count[0]``) is incremented and its bias correction folded into
+    the step size η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ).
     """
-    n = theta.shape[0]
-    n_chunks = raws.shape[0]
     if solver == SOLVER_ADAM:
         step_count[0] += 1
         t = step_count[0]
@@ -673,86 +647,119 @@ def optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver, learning_rate, m
     scalars[7] = 0
     scalars[8] = 1 - beta_1
     scalars[9] = 1 - beta_2
+
+
+@njit(**_JIT)
+def optimizer_range_step(c, n_chunks, raws, theta, n_coefs, solver, nesterov, state, scalars):
+    """Range ``c`` of ``n_chunks`` of one optimizer step, g = (Σₜ rawₜ + α·W)/Σs.
+
+    sgd:   v ← μv − ηg;  θ ← θ + v, or with Nesterov θ ← θ + μv − ηg.
+    adam:  m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  θ ← θ − η_t m / (√v + ε).
+
+    The buffer is cut into ``n_chunks`` fixed ranges (whole vectors each); the
+    caller runs them in parallel after ``optimizer_prepare``. Each range sums
+    the slices' raw gradients in slice order (the last one inside the update
+    loop) and updates, so results depend on the number of slices only
+    through summation order, never on timing or on the threads that ran.
+
+    Parameters
+    ----------
+    raws : ndarray of shape (n_slices, n_params)
+        Raw batch gradients of each slice's rows (``backward_pass``); with 3
+        or more slices ``raws[0]`` is overwritten with the sum of all but the last.
+    theta : ndarray of shape (n_params,)
+        Parameters, updated in place on this range.
+    state : ndarray of shape (n_params,) for sgd, (2 * n_params,) for adam
+        Velocity v, or first then second moments m, v; updated in place.
+
+    Returns
+    -------
+    squared_norm : float
+        Σ W² over the weights of this range before the step (for the penalty
+        term of the batch loss).
+    """
+    n = theta.shape[0]
+    n_slices = raws.shape[0]
     chunk = ((n + n_chunks - 1) // n_chunks + 15) // 16 * 16  # whole vectors per range
-    partial[:] = 0.0
-    for c in prange(n_chunks):
-        start = min(c * chunk, n)
-        stop = min(start + chunk, n)
-        if start == stop:
-            continue
-        # Σₜ rawₜ in thread order: all but the last into raws[0] here, the
-        # last one inside the update
-        if n_chunks > 2:
-            _sum_rows_into_first(raws[: n_chunks - 1, start:stop])
-        raw = raws[0]
-        last = raws[n_chunks - 1]
-        summed = n_chunks > 1
-        # weights [start, mid) carry the L2 term; biases [mid, stop) do not
-        mid = max(start, min(stop, n_coefs))
-        for part in range(2):
-            lo = start if part == 0 else mid
-            hi = mid if part == 0 else stop
-            if lo == hi:
-                continue
-            alpha_part = scalars[0] if part == 0 else scalars[7]
-            if solver == SOLVER_SGD:
-                norm = _sgd_range(theta[lo:hi], raw[lo:hi], last[lo:hi], summed, state[lo:hi],
-                                  alpha_part, scalars[1], scalars[2], scalars[3], nesterov)
-            else:
-                norm = _adam_range(theta[lo:hi], raw[lo:hi], last[lo:hi], summed, state[lo:hi],
-                                   state[n + lo : n + hi], alpha_part, scalars[1], scalars[2],
-                                   scalars[4], scalars[5], scalars[6], scalars[8], scalars[9])
-            if part == 0:
-                partial[c] = norm
+    start = min(c * chunk, n)
+    stop = min(start + chunk, n)
+    if start == stop:
+        return 0.0
+    # Σₜ rawₜ in slice order: all but the last into raws[0] here, the last
+    # one inside the update
+    if n_slices > 2:
+        _sum_rows_into_first(raws[: n_slices - 1, start:stop])
+    raw = raws[0]
+    last = raws[n_slices - 1]
+    summed = n_slices > 1
+    # weights [start, mid) carry the L2 term; biases [mid, stop) do not
+    mid = max(start, min(stop, n_coefs))
     squared_norm = 0.0
-    for c in range(n_chunks):
-        squared_norm += partial[c]  # weights only, in a fixed order
+    for part in range(2):
+        lo = start if part == 0 else mid
+        hi = mid if part == 0 else stop
+        if lo == hi:
+            continue
+        alpha_part = scalars[0] if part == 0 else scalars[7]
+        if solver == SOLVER_SGD:
+            norm = _sgd_range(theta[lo:hi], raw[lo:hi], last[lo:hi], summed, state[lo:hi],
+                              alpha_part, scalars[1], scalars[2], scalars[3], nesterov)
+        else:
+            norm = _adam_range(theta[lo:hi], raw[lo:hi], last[lo:hi], summed, state[lo:hi],
+                               state[n + lo : n + hi], alpha_part, scalars[1], scalars[2],
+                               scalars[4], scalars[5], scalars[6], scalars[8], scalars[9])
+        if part == 0:
+            squared_norm = norm
     return squared_norm
 
 
 # --------------------------------------------------------------------------
 # Whole calls: one epoch, the full-batch objective, prediction.
-# Training splits each batch's rows into one slice per thread (prange), each
-# thread with its own workspace and gradient buffer, and calls BLAS on its
+# Training splits each batch's rows into ``n_slices`` fixed slices (prange),
+# each with its own workspace and gradient buffer, and calls BLAS on its
 # slice: the estimators limit BLAS to one thread meanwhile, so exactly one
 # pool of threads runs (two spinning pools on the same cores starve each other).
+# The result depends on n_slices only: any number of threads may run the
+# slices, and each kernel's serial twin (below) computes the same numbers.
 # --------------------------------------------------------------------------
 @njit(**_JIT)
-def _thread_rows(n_rows, n_threads, t):
-    """[lo, hi): the t-th of n_threads near-equal slices of n_rows rows."""
-    return t * n_rows // n_threads, (t + 1) * n_rows // n_threads
+def _thread_rows(n_rows, n_slices, t):
+    """[lo, hi): the t-th of n_slices near-equal slices of n_rows rows."""
+    return t * n_rows // n_slices, (t + 1) * n_rows // n_slices
 
 
 @njit(**_JIT_PARALLEL)
 def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_size,
                 theta, units, coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
                 solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
-                state, step_count, n_threads):
-    """One epoch of minibatch training, entirely compiled.
+                state, step_count, n_slices, loss_start):
+    """Minibatch training over ``order``, entirely compiled.
 
     Batches are consecutive slices of ``order`` (the epoch's sample order,
-    shuffled by the caller with the estimator's random state). Each batch:
-    forward pass and δ-recursion over its rows split across ``n_threads``
-    threads, then one optimizer step. As in scikit-learn, the batch objective
-    is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
+    shuffled by the caller with the estimator's random state, or a run of
+    whole batches of it: an epoch may be trained in several calls with the
+    same result). Each batch: forward pass and δ-recursion over its rows
+    split into ``n_slices`` slices, then one optimizer step. As in
+    scikit-learn, the batch objective is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
 
     Returns
     -------
     loss_sum : float
-        Σ over batches of (batch loss × batch size); divide by n for loss_.
+        ``loss_start`` plus, batch by batch, (batch loss × batch size); over
+        a whole epoch, divide by n for loss_.
     """
     n = order.shape[0]
     n_params = theta.shape[0]
     n_coefs = int_off[0]
-    rows_per_thread = (batch_size + n_threads - 1) // n_threads
-    row_off = workspace_offsets(units, rows_per_thread)
-    acts = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
-    deltas = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
-    raws = np.empty((n_threads, n_params), dtype=theta.dtype)
-    thread_loss = np.zeros(n_threads)
+    rows_per_slice = (batch_size + n_slices - 1) // n_slices
+    row_off = workspace_offsets(units, rows_per_slice)
+    acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    deltas = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    raws = np.empty((n_slices, n_params), dtype=theta.dtype)
+    slice_loss = np.zeros(n_slices)
     scalars = np.empty(10, dtype=theta.dtype)
-    partial_norms = np.empty(n_threads)
-    loss_sum = 0.0
+    partial_norms = np.zeros(n_slices)
+    loss_sum = loss_start
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         rows = order[start:stop]
@@ -761,22 +768,27 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
             sw_sum += sw[rows[i]]
         if sw_sum <= 0:
             continue  # a batch of zero total weight carries no gradient
-        for t in prange(n_threads):
-            lo, hi = _thread_rows(stop - start, n_threads, t)
+        for t in prange(n_slices):
+            lo, hi = _thread_rows(stop - start, n_slices, t)
             if lo == hi:
                 raws[t, :] = 0
-                thread_loss[t] = 0.0
+                slice_loss[t] = 0.0
             else:
-                thread_loss[t] = batch_loss_gradient(
+                slice_loss[t] = batch_loss_gradient(
                     X, X_data, X_indices, X_indptr, is_sparse, Y, sw, rows[lo:hi], theta,
                     units, coef_off, int_off, hidden_code, out_code, clip_eps, acts[t],
                     deltas[t], row_off, raws[t])
         weighted_loss = 0.0
-        for t in range(n_threads):
-            weighted_loss += thread_loss[t]
-        squared_norm = optimizer_step(raws, theta, n_coefs, alpha, sw_sum, solver,
-                                      learning_rate, momentum, nesterov, beta_1, beta_2,
-                                      epsilon, state, step_count, scalars, partial_norms)
+        for t in range(n_slices):
+            weighted_loss += slice_loss[t]
+        optimizer_prepare(alpha, sw_sum, solver, learning_rate, momentum, beta_1, beta_2,
+                          epsilon, step_count, scalars)
+        for c in prange(n_slices):
+            partial_norms[c] = optimizer_range_step(c, n_slices, raws, theta, n_coefs, solver,
+                                                    nesterov, state, scalars)
+        squared_norm = 0.0
+        for c in range(n_slices):
+            squared_norm += partial_norms[c]  # weights only, in a fixed order
         batch_loss = (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
         loss_sum += batch_loss * (stop - start)
     return loss_sum
@@ -785,12 +797,12 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
 @njit(**_JIT_PARALLEL)
 def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, units,
                        coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
-                       chunk_size, n_threads, grad):
+                       chunk_size, n_slices, grad):
     """The full-batch objective and its gradient, in chunks of rows.
 
     J(θ) = Σᵢ sᵢℓᵢ / Σsᵢ + ½α‖W‖² / Σsᵢ, summed chunk by chunk so memory stays
-    O(n_threads × chunk_size × width) whatever n_samples is. Thread t takes
-    chunks t, t + n_threads, …; the per-thread sums are added in thread order.
+    O(n_slices × chunk_size × width) whatever n_samples is. Slice t takes
+    chunks t, t + n_slices, …; the per-slice sums are added in slice order.
 
     Parameters
     ----------
@@ -804,20 +816,20 @@ def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, 
     """
     n = Y.shape[0]
     n_params = theta.shape[0]
-    chunk_size = max(1, min(chunk_size, (n + n_threads - 1) // n_threads))
+    chunk_size = max(1, min(chunk_size, (n + n_slices - 1) // n_slices))
     n_chunks = (n + chunk_size - 1) // chunk_size
     row_off = workspace_offsets(units, chunk_size)
-    acts = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
-    deltas = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
-    raws = np.empty((n_threads, n_params), dtype=theta.dtype)
-    totals = np.zeros((n_threads, n_params))
-    thread_loss = np.zeros(n_threads)
+    acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    deltas = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    raws = np.empty((n_slices, n_params), dtype=theta.dtype)
+    totals = np.zeros((n_slices, n_params))
+    slice_loss = np.zeros(n_slices)
     order = np.arange(n)
-    for t in prange(n_threads):
-        for c in range(t, n_chunks, n_threads):
+    for t in prange(n_slices):
+        for c in range(t, n_chunks, n_slices):
             start = c * chunk_size
             stop = min(start + chunk_size, n)
-            thread_loss[t] += batch_loss_gradient(
+            slice_loss[t] += batch_loss_gradient(
                 X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order[start:stop], theta,
                 units, coef_off, int_off, hidden_code, out_code, clip_eps, acts[t], deltas[t],
                 row_off, raws[t])
@@ -829,11 +841,11 @@ def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, 
     sw_sum = 0.0
     for i in range(n):
         sw_sum += sw[i]
-    for t in range(1, n_threads):
+    for t in range(1, n_slices):
         for k in range(n_params):
             totals[0, k] += totals[t, k]
-    for t in range(n_threads):
-        weighted_loss += thread_loss[t]
+    for t in range(n_slices):
+        weighted_loss += slice_loss[t]
     squared_norm = finish_gradient(totals[0], theta, int_off[0], alpha, sw_sum, grad)
     return (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
 
@@ -873,19 +885,60 @@ def predict_outputs(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coe
 
 @njit(**_JIT_PARALLEL)
 def predict_outputs_parallel(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coef_off,
-                             int_off, hidden_code, out_code, chunk_size, n_threads, out):
-    """``predict_outputs`` with chunks spread over ``n_threads`` threads.
+                             int_off, hidden_code, out_code, chunk_size, n_slices, out):
+    """``predict_outputs`` with chunks spread over ``n_slices`` parallel slices.
 
-    Thread t takes chunks t, t + n_threads, …, each with its own workspace;
+    Slice t takes chunks t, t + n_slices, …, each with its own workspace;
     the caller holds BLAS at one thread meanwhile (see ``train_epoch``).
     """
     n = out.shape[0]
     chunk_size = max(1, min(chunk_size, n))
     n_chunks = (n + chunk_size - 1) // chunk_size
     row_off = workspace_offsets(units, chunk_size)
-    acts = np.empty((n_threads, row_off[-1]), dtype=theta.dtype)
-    for t in prange(n_threads):
-        for c in range(t, n_chunks, n_threads):
+    acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    for t in prange(n_slices):
+        for c in range(t, n_chunks, n_slices):
             _predict_chunk(X, X_data, X_indices, X_indptr, is_sparse, c * chunk_size,
                            min((c + 1) * chunk_size, n), theta, units, coef_off, int_off,
                            hidden_code, out_code, acts[t], row_off, out)
+
+
+@njit(**_JIT_VECTOR)
+def all_finite(a):
+    """Whether the 1-D array ``a`` holds no NaN or ±inf, on the calling thread.
+
+    x − x is 0 for finite x and NaN otherwise; the sum over a block of 4,096
+    is NaN exactly when the block has a non-finite element (x − x never
+    overflows). Memory-bound and vectorised; stops at the first bad block.
+    """
+    n = a.shape[0]
+    for start in range(0, n, 4096):
+        stop = min(start + 4096, n)
+        block = a[start] - a[start]
+        for i in range(start, stop):
+            block += a[i] - a[i]
+        if block != 0:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# Serial twins: the parallel kernels compiled without threads (prange runs
+# as range), from the same source, so they compute the same numbers for the
+# same n_slices. fastbp runs them where a thread pool must not or need not
+# run: one thread, off the main thread, in a forked child of a process whose
+# threading layer cannot fork (see _threads.py). Each has a name of its own,
+# so Numba's cache keeps it apart from its parallel original.
+# --------------------------------------------------------------------------
+def _serial_twin(kernel):
+    py_func = kernel.py_func
+    twin = FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__ + "_serial",
+                        py_func.__defaults__, py_func.__closure__)
+    twin.__qualname__ = py_func.__qualname__ + "_serial"
+    twin.__module__ = py_func.__module__
+    twin.__doc__ = f"``{py_func.__name__}`` on the calling thread only (same results)."
+    return njit(**_JIT)(twin)
+
+
+train_epoch_serial = _serial_twin(train_epoch)
+full_loss_gradient_serial = _serial_twin(full_loss_gradient)

@@ -15,14 +15,16 @@ import warnings
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _threads
 from ._estimators import _CHUNK_ROWS, MLPClassifier
 
 # Every compiled entry point the estimators call: minibatch training (sgd,
 # adam, partial_fit), the full-batch objective (lbfgs), prediction on few rows
 # (calling thread) and on many (threads).
-_ENTRY_POINTS = ("train_epoch", "full_loss_gradient", "predict_outputs",
-                 "predict_outputs_parallel")
+# Each parallel kernel has a serial twin (see _threads.py).
+_ENTRY_POINTS = ("train_epoch", "train_epoch_serial", "full_loss_gradient",
+                 "full_loss_gradient_serial", "predict_outputs", "predict_outputs_parallel",
+                 "all_finite")
 _DTYPES = ("float64", "float32")
 
 
@@ -68,11 +70,14 @@ def warm_up(dtypes=_DTYPES):
         X = rng.normal(size=(n_rows, 2)).astype(dtype)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # one iteration does not converge
-            for solver in ("adam", "lbfgs"):
-                model = MLPClassifier(hidden_layer_sizes=(2,), solver=solver, max_iter=1,
-                                      random_state=0).fit(X[:8], y[:8])
+            for parallel in (True, False):
+                with _threads.forced_mode(parallel):
+                    for solver in ("adam", "lbfgs"):
+                        model = MLPClassifier(hidden_layer_sizes=(2,), solver=solver,
+                                              max_iter=1, random_state=0).fit(X[:8], y[:8])
+                    model.predict_proba(X)
             model.predict_proba(X[:8])
-            model.predict_proba(X)
+            _kernels.all_finite(X.ravel())
     hits_after, misses_after = _cache_counts()
     return {"seconds": time.perf_counter() - start,
             "cache_dir": _kernels.train_epoch.stats.cache_path,

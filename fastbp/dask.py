@@ -43,8 +43,8 @@ def _local_copy(template, theta_parts):
     """A local estimator with the template's settings and the given weights.
 
     Tasks run in worker threads, where fastbp's kernels use the calling
-    thread only (see ``_thread_limit``): one thread per task, so a worker's
-    cores are shared out by Dask's own thread count.
+    thread only (their serial twins, see ``_threads``): one thread per task,
+    so a worker's cores are shared out by Dask's own thread count.
     """
     est = template.__class__(**template.get_params())
     for name, value in template.__dict__.items():

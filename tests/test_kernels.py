@@ -117,10 +117,17 @@ def test_deltas_equal_reference(hidden, out, dtype):
         np.testing.assert_allclose(block, deltas_ref[l].T, **TOL[dtype])
 
 
+# Each parallel kernel and its serial twin (compiled without threads).
+OBJECTIVES = {"parallel": _kernels.full_loss_gradient,
+              "serial": _kernels.full_loss_gradient_serial}
+EPOCHS = {"parallel": _kernels.train_epoch, "serial": _kernels.train_epoch_serial}
+
+
+@pytest.mark.parametrize("variant", ["parallel", "serial"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
-def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threads):
+def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threads, variant):
     layout, theta, X, T, sw = make_problem(out, dtype)
     coefs, intercepts = layout.views(theta)
     alpha = 0.3
@@ -129,34 +136,42 @@ def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threa
         hidden, out)
     grad = np.empty(layout.n_params, dtype=dtype)
     eps = float(np.finfo(dtype).eps)
-    loss = _kernels.full_loss_gradient(*kernel_input(X, sparse), T, sw,
-                                       *model_args(layout, theta, hidden, out), alpha, eps, 7,
-                                       n_threads, grad)
+    loss = OBJECTIVES[variant](*kernel_input(X, sparse), T, sw,
+                               *model_args(layout, theta, hidden, out), alpha, eps, 7,
+                               n_threads, grad)
     np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
     gW, gb = layout.views(grad)
     for got, want in zip(gW + gb, gW_ref + gb_ref):
         np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
-def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, sparse, hyper, n_threads):
+def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, sparse, hyper, n_threads,
+               kernel=_kernels.train_epoch, runs=1):
+    """One epoch; with ``runs`` > 1 in that many kernel calls of whole batches."""
     n_state = layout.n_params if solver == "sgd" else 2 * layout.n_params
     state = np.zeros(n_state, dtype=theta.dtype)
     steps = np.zeros(1, dtype=np.int64)
     code = _kernels.SOLVER_SGD if solver == "sgd" else _kernels.SOLVER_ADAM
     eps = float(np.finfo(theta.dtype).eps)
-    total = _kernels.train_epoch(
-        *kernel_input(X, sparse), T, sw, order, batch, *model_args(layout, theta, hidden, out),
-        hyper["alpha"], eps, code, hyper["lr"], hyper["momentum"], hyper["nesterov"], 0.9, 0.999,
-        1e-8, state, steps, n_threads)
+    n_batches = -(-len(order) // batch)
+    bounds = np.linspace(0, n_batches, runs + 1).astype(int) * batch
+    total = 0.0
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        total = kernel(
+            *kernel_input(X, sparse), T, sw, order[lo:hi], batch,
+            *model_args(layout, theta, hidden, out), hyper["alpha"], eps, code, hyper["lr"],
+            hyper["momentum"], hyper["nesterov"], 0.9, 0.999, 1e-8, state, steps, n_threads,
+            total)
     return total / len(order), steps[0]
 
 
+@pytest.mark.parametrize("variant", ["parallel", "serial"])
 @pytest.mark.parametrize("n_threads", [1, 3])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("solver", ["sgd", "sgd-plain-momentum", "adam"])
 @pytest.mark.parametrize("hidden, out, dtype", CASES, ids=CASE_IDS)
-def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse, n_threads):
-    """Also with each batch's rows split over 3 threads (6 rows: 2 + 2 + 2, and the
+def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse, n_threads, variant):
+    """Also with each batch's rows split into 3 slices (6 rows: 2 + 2 + 2, and the
     ragged last batch of 5: 1 + 2 + 2)."""
     layout, theta, X, T, sw = make_problem(out, dtype)
     ref_coefs, ref_intercepts = (as64(p) for p in layout.views(theta))
@@ -178,7 +193,7 @@ def test_train_epoch_equals_reference(hidden, out, dtype, solver, sparse, n_thre
 
     kernel_solver = "adam" if solver == "adam" else "sgd"
     loss, steps = _run_epoch(kernel_solver, layout, theta, X, T, sw, order, batch, hidden, out,
-                             sparse, hyper, n_threads)
+                             sparse, hyper, n_threads, EPOCHS[variant])
     np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
     if t_ref is not None:
         assert steps == t_ref == 4
@@ -209,6 +224,47 @@ def test_train_epoch_with_more_threads_than_batch_rows(solver):
     coefs, intercepts = layout.views(theta)
     for got, want in zip(coefs + intercepts, ref_coefs + ref_intercepts):
         np.testing.assert_allclose(got, want, **TOL[np.float64])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_slices", [1, 2, 3])
+def test_serial_twin_and_split_epochs_give_the_parallel_kernels_bits(n_slices, dtype, solver):
+    """For a number of slices, the numbers do not depend on the threads that run
+    them: the serial twin, and an epoch trained in several calls of whole
+    batches, give bit-identical weights and loss to one parallel call."""
+    hyper = dict(alpha=0.05, lr=0.05, momentum=0.9, nesterov=True)
+    results = []
+    for kernel, runs in [(_kernels.train_epoch, 1), (_kernels.train_epoch_serial, 1),
+                         (_kernels.train_epoch, 3), (_kernels.train_epoch_serial, 4)]:
+        layout, theta, X, T, sw = make_problem("softmax", dtype, n_samples=41)
+        order = np.random.default_rng(3).permutation(X.shape[0])
+        loss, steps = _run_epoch(solver, layout, theta, X, T, sw, order, 4, "tanh", "softmax",
+                                 False, hyper, n_slices, kernel, runs)
+        results.append((loss, steps, theta.tobytes()))
+    assert all(r == results[0] for r in results[1:])
+    # and the objective's twins agree to the bit as well
+    layout, theta, X, T, sw = make_problem("softmax", dtype, n_samples=41)
+    grads = [np.empty(layout.n_params, dtype=dtype) for _ in range(2)]
+    losses = [kernel(*kernel_input(X, False), T, sw, *model_args(layout, theta, "tanh", "softmax"),
+                     0.1, 1e-7, 5, n_slices, grad)
+              for kernel, grad in zip(OBJECTIVES.values(), grads)]
+    assert losses[0] == losses[1]
+    assert grads[0].tobytes() == grads[1].tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_all_finite_finds_every_non_finite_value(dtype):
+    a = np.random.default_rng(0).normal(size=10_000).astype(dtype) * 1e30
+    assert _kernels.all_finite(a)
+    assert _kernels.all_finite(a[:1])
+    for position in (0, 4095, 4096, 9_999):
+        for bad in (np.nan, np.inf, -np.inf):
+            b = a.copy()
+            b[position] = bad
+            assert not _kernels.all_finite(b)
+    big = np.full(5000, np.finfo(dtype).max, dtype=dtype)  # finite, sums overflow
+    assert _kernels.all_finite(big)
 
 
 def test_no_hidden_layer_network_equals_reference():

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from fastbp import cli, warm_up
+from fastbp._warmup import _ENTRY_POINTS
+
+N_ENTRY_POINTS = len(_ENTRY_POINTS)
 
 # Uses every entry point the way the estimators do, float32 throughout, then
 # reports how many kernel versions any dispatcher had to compile meanwhile, and
@@ -58,17 +61,17 @@ def _in_fresh_process(cache_dir):
 
 
 def test_warm_up_fills_the_cache_so_no_later_process_compiles(tmp_path):
-    """An empty cache: warm_up compiles the 4 entry points, and everything the
-    estimators then do in that process compiles nothing more. A second process
-    loads all 4 from the cache and compiles nothing at all, and computes
+    """An empty cache: warm_up compiles every entry point (parallel kernels and
+    their serial twins), and everything the estimators then do in that process
+    compiles nothing more. A second process loads them all from the cache and compiles nothing at all, and computes
     bit for bit what the first one did (freshly compiled code and code loaded
     from the cache once differed in where LLVM fused multiply-adds)."""
     first = _in_fresh_process(tmp_path)
-    assert (first["cache_hits"], first["cache_misses"]) == (0, 4)
+    assert (first["cache_hits"], first["cache_misses"]) == (0, N_ENTRY_POINTS)
     assert first["compiled_later"] == 0
     assert first["cache_dir"].startswith(str(tmp_path))
     second = _in_fresh_process(tmp_path)
-    assert (second["cache_hits"], second["cache_misses"]) == (4, 0)
+    assert (second["cache_hits"], second["cache_misses"]) == (N_ENTRY_POINTS, 0)
     assert second["compiled_later"] == 0
     assert second["digest"] == first["digest"]
 
@@ -93,5 +96,5 @@ def test_compile_command_reports_what_it_did(capsys):
     counts = re.search(r"kernels \(float64\): (\d+) compiled, (\d+) loaded from the cache", out)
     assert counts is not None, out
     # this process may have run some kernels already; the rest are loaded or compiled
-    assert int(counts.group(1)) + int(counts.group(2)) <= 4
+    assert int(counts.group(1)) + int(counts.group(2)) <= N_ENTRY_POINTS
     assert "compile cache: " in out
