@@ -242,7 +242,45 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # ------------------------------------------------------------------
     # Fitting
     # ------------------------------------------------------------------
-    def _initialize(self, y, layer_units, dtype):
+    def _adopt_assigned_network(self, y, layer_units, dtype):
+        """Train from weights a user assigned to an unfitted estimator.
+
+        scikit-learn's hand-worked example sets ``coefs_``, ``intercepts_``,
+        ``n_layers_``, ``n_outputs_``, ``out_activation_``, ``n_features_in_``
+        (and its own private buffers) and calls ``partial_fit``: the network
+        is then the one assigned. Its shapes are checked against the data;
+        the bookkeeping the user did not set starts as a fresh fit's, without
+        drawing initial weights (the random state is left as scikit-learn
+        leaves it).
+        """
+        coefs = [np.asarray(c) for c in self.coefs_]
+        intercepts = [np.asarray(b) for b in self.intercepts_]
+        shapes = [c.shape for c in coefs]
+        units = [shapes[0][0] if shapes and len(shapes[0]) == 2 else None]
+        units += [shape[1] if len(shape) == 2 else None for shape in shapes]
+        consistent = (
+            len(coefs) == len(intercepts) == len(layer_units) - 1
+            and all(len(shape) == 2 for shape in shapes)
+            and all(shapes[i][1] == shapes[i + 1][0] for i in range(len(shapes) - 1))
+            and all(b.shape == (shape[1],) for b, shape in zip(intercepts, shapes)))
+        if not consistent or units != list(layer_units):
+            raise ValueError(
+                f"The assigned coefs_ / intercepts_ (shapes {shapes} and "
+                f"{[b.shape for b in intercepts]}) do not form the network {list(layer_units)} "
+                "that this data and hidden_layer_sizes need.")
+        assigned = {name: getattr(self, name) for name in (
+            "n_iter_", "t_", "out_activation_", "loss_curve_", "best_loss_",
+            "_no_improvement_count", "validation_scores_", "best_validation_score_")
+            if hasattr(self, name)}
+        self._initialize(y, layer_units, dtype, draw_weights=False)
+        for name, value in assigned.items():
+            setattr(self, name, value)
+        if self.out_activation_ not in _kernels.ACTIVATION_CODES:
+            raise ValueError(f"out_activation_ {self.out_activation_!r} is not one of "
+                             f"{sorted(_kernels.ACTIVATION_CODES)}.")
+        self._set_params_buffer(self._layout().pack(coefs, intercepts, dtype))
+
+    def _initialize(self, y, layer_units, dtype, draw_weights=True):
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = y.shape[1]
@@ -255,8 +293,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
             self.out_activation_ = "logistic"
         self._layer_units = list(layer_units)
         self._layout_cache = Layout.from_units(self._layer_units)
-        self._set_params_buffer(
-            glorot_uniform(self._layout(), self.activation, self._random_state, dtype))
+        if draw_weights:
+            self._set_params_buffer(
+                glorot_uniform(self._layout(), self.activation, self._random_state, dtype))
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -303,6 +342,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
+        elif not hasattr(self, "_layer_units"):
+            self._adopt_assigned_network(y, layer_units, X.dtype)
         elif list(layer_units) != list(self._layer_units):
             raise ValueError(
                 f"The network's layer sizes {self._layer_units} do not match this call's "
@@ -327,8 +368,20 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 " contain large values and need to be preprocessed.")
         return self
 
-    def _objective(self, data, y, sample_weight, max_slices):
-        """``theta -> (J(θ), ∇J(θ))`` over the whole data set, via the kernels."""
+    def _reported_loss_scale(self):
+        """What the data part of ``loss_`` is multiplied by: scikit-learn reports
+        squared error as the mean over outputs, while its gradient (and fastbp's,
+        and ``loss_gradient``'s objective) is that of the sum."""
+        if self.out_activation_ == "identity" and self.n_outputs_ > 1:
+            return 1.0 / self.n_outputs_
+        return 1.0
+
+    def _objective(self, data, y, sample_weight, max_slices, loss_scale=1.0):
+        """``theta -> (J(θ), ∇J(θ))`` over the whole data set, via the kernels.
+
+        With ``loss_scale`` ≠ 1 the returned value has its data part scaled
+        (as scikit-learn's lbfgs sees it); the gradient is always ∇J.
+        """
         layout = self._layout()
         grad = np.empty(layout.n_params, dtype=data.dense.dtype)
         clip_eps = float(np.finfo(data.dense.dtype).eps)
@@ -340,7 +393,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             with governor.step(_OBJECTIVE_KERNELS, data.n_samples) as kernel:
                 loss = kernel(*data.arguments(), y, sample_weight,
                               *self._kernel_model_arguments(theta), float(self.alpha),
-                              clip_eps, _CHUNK_ROWS, n_slices, grad)
+                              clip_eps, _CHUNK_ROWS, n_slices, loss_scale, grad)
             return loss, grad
 
         return loss_and_gradient
@@ -360,7 +413,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             return stop
 
         self.loss_, self.n_iter_ = minimize_lbfgs(
-            self._objective(data, y, sample_weight, max_slices), theta, self.max_iter, self.max_fun,
+            self._objective(data, y, sample_weight, max_slices, self._reported_loss_scale()),
+            theta, self.max_iter, self.max_fun,
             self.tol, self.verbose, on_iteration if self.callbacks else None)
 
     def _fit_stochastic(self, X, y, sample_weight, incremental, max_slices):
@@ -379,7 +433,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
         early_stopping = self.early_stopping
         if early_stopping:
             # Stratified split, except for multilabel targets (as scikit-learn).
-            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+            # (on the indicator as booleans, as scikit-learn: its error message
+            # names the classes 'True' / 'False')
+            stratify = y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
             X_train, X_val, y_train, y_val, sw_train, sw_val = train_test_split(
                 X, y, sample_weight, random_state=self._random_state,
                 test_size=self.validation_fraction, stratify=stratify)
@@ -410,12 +466,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
         n_slices = _threads.slices_for(max_slices, batch_size, theta.shape[0])
         governor = _threads.ThreadGovernor(n_slices, ("train", batch_size, theta.shape[0]))
         n_batches = (n_samples + batch_size - 1) // batch_size
+        loss_scale = self._reported_loss_scale()
         # the last finished epoch's weights and optimizer state: an epoch runs
         # as several kernel calls, and Ctrl-C or divergence may stop it midway
         last_good = theta.copy()
         last_state = (optimizer.state.copy(), optimizer.step_count.copy())
         best = theta.copy() if early_stopping else None
         self.n_iter_ = 0
+        # earlier calls' history (warm start, partial_fit), kept on Ctrl-C
+        curve_start = len(self.loss_curve_)
+        scores_start = len(self.validation_scores_) if early_stopping else 0
         try:
             for _ in range(self.max_iter):
                 epoch_start = time.perf_counter()
@@ -436,16 +496,32 @@ class BaseMultilayerPerceptron(BaseEstimator):
                             *data.arguments(), y_train, sw_train,
                             sample_idx[done * batch_size : (done + step) * batch_size],
                             batch_size, *model_args, float(self.alpha), clip_eps,
-                            *optimizer.kernel_arguments(), n_slices, loss_sum)
+                            *optimizer.kernel_arguments(), n_slices, loss_scale, loss_sum)
                     done += step
                 loss = loss_sum / n_samples
                 if not np.isfinite(loss) or not np.isfinite(theta).all():
+                    if early_stopping:
+                        # As scikit-learn: the diverged epoch is recorded (its
+                        # validation score NaN) and the best validation weights
+                        # are the model; fastbp stops here rather than train on NaN.
+                        self.n_iter_ += 1
+                        self.loss_ = float(loss)
+                        self.loss_curve_.append(self.loss_)
+                        self.validation_scores_.append(float("nan"))
+                        warnings.warn(
+                            f"Training diverged in iteration {self.n_iter_} (the loss became "
+                            f"{loss}); stopped, keeping the weights of the best validation "
+                            "score. Lower learning_rate_init or scale the input.",
+                            ConvergenceWarning)
+                        break
                     theta[...] = last_good
                     optimizer.state[...], optimizer.step_count[...] = last_state
                     raise ValueError(
-                        f"Training diverged in iteration {self.n_iter_ + 1}: the loss became "
-                        f"{loss}. The weights of the last finite iteration were kept. Lower "
-                        "learning_rate_init or scale the input (e.g. StandardScaler).")
+                        "Solver produced non-finite parameter weights. The input data may "
+                        "contain large values and need to be preprocessed. (fastbp: training "
+                        f"diverged in iteration {self.n_iter_ + 1}, the loss became {loss}; "
+                        "the weights of the last finite iteration were kept. Lower "
+                        "learning_rate_init or scale the input, e.g. with StandardScaler.)")
                 self.n_iter_ += 1
                 self.loss_ = float(loss)
                 self.t_ += n_samples
@@ -490,49 +566,70 @@ class BaseMultilayerPerceptron(BaseEstimator):
             # Back to the last epoch whose kernel calls and bookkeeping all finished.
             theta[...] = last_good
             optimizer.state[...], optimizer.step_count[...] = last_state
-            del self.loss_curve_[self.n_iter_:]
+            del self.loss_curve_[curve_start + self.n_iter_:]
             if early_stopping:
-                del self.validation_scores_[self.n_iter_:]
+                del self.validation_scores_[scores_start + self.n_iter_:]
             warnings.warn("Training interrupted by user.")
 
         if early_stopping:
             theta[...] = best
         if not incremental:
-            self._warn_if_worse_than_constant(y_train, sw_train)
+            self._warn_if_worse_than_constant(X_train, y_train, sw_train)
 
-    def _warn_if_worse_than_constant(self, y, sample_weight):
-        """Warn when training ended above the loss of the best constant prediction.
+    # The failed-training check compares like with like on at most this many
+    # rows, and only fits of at least _FAILED_MIN_ITER epochs on _FAILED_MIN_ROWS
+    # rows whose constant prediction leaves something to learn.
+    _FAILED_CHECK_ROWS = 4096
+    _FAILED_MIN_ITER = 10
+    _FAILED_MIN_ROWS = 10
+    _FAILED_MARGIN = 1.1
 
-        A model whose training loss exceeds that of always predicting the
-        (weighted) mean target — the class frequencies for a classifier — has
-        failed: usually it diverged (learning_rate_init too high, weights blown
-        up or every ReLU dead), or it barely moved (too low).
+    def _warn_if_worse_than_constant(self, X, y, sample_weight):
+        """Warn when the trained network fits the data worse than a constant does.
+
+        Its data loss (no L2 term) on the training rows (a sample of them for
+        large data) is compared with that of always predicting the (weighted)
+        mean target — the class frequencies for a classifier. A network 10%
+        worse than that after 10 or more epochs has failed: usually it
+        diverged (learning_rate_init too high, weights blown up, every ReLU
+        dead). Short fits, tiny data and constant targets are not judged.
         """
-        sw_sum = float(sample_weight.sum())
-        if not self.loss_curve_ or sw_sum <= 0:
+        n = y.shape[0]
+        if (self.n_iter_ < self._FAILED_MIN_ITER or n < self._FAILED_MIN_ROWS
+                or float(sample_weight.sum()) <= 0):
             return
-        mean_target = (sample_weight @ y) / sw_sum
+        if n > self._FAILED_CHECK_ROWS:
+            rows = np.random.default_rng(0).choice(n, self._FAILED_CHECK_ROWS, replace=False)
+            rows.sort()
+            X, y, sample_weight = X[rows], y[rows], sample_weight[rows]
+        sample_weight = np.ascontiguousarray(sample_weight, dtype=y.dtype)
+        sw_sum = float(sample_weight.sum())
+        if sw_sum <= 0:
+            return
+        code = _kernels.ACTIVATION_CODES[self.out_activation_]
+        eps = float(np.finfo(y.dtype).eps)
+        every_row = np.arange(y.shape[0])
+
+        def data_loss(prediction):
+            prediction = np.ascontiguousarray(prediction, dtype=y.dtype)
+            delta = np.empty_like(prediction)
+            return _kernels.output_delta_and_loss(prediction, y, sample_weight, every_row,
+                                                  code, eps, delta) / sw_sum
+
+        constant = (sample_weight @ y) / sw_sum
         if self.out_activation_ == "softmax":
-            mean_target = mean_target / mean_target.sum()
-        # the kernel's own loss, over row chunks so memory stays O(chunk × outputs)
-        chunk = min(y.shape[0], 16 * _CHUNK_ROWS)
-        constant = np.empty((chunk, y.shape[1]), dtype=y.dtype)
-        constant[...] = mean_target
-        delta = np.empty_like(constant)
-        weighted_loss = 0.0
-        for start in range(0, y.shape[0], chunk):
-            rows = np.arange(start, min(start + chunk, y.shape[0]))
-            weighted_loss += _kernels.output_delta_and_loss(
-                constant[: len(rows)], y, sample_weight, rows,
-                _kernels.ACTIVATION_CODES[self.out_activation_], float(np.finfo(y.dtype).eps),
-                delta[: len(rows)])
-        constant_loss = weighted_loss / sw_sum
-        if self.loss_ > constant_loss * (1 + 1e-6) + 1e-12:
+            constant = constant / constant.sum()
+        constant_loss = data_loss(np.broadcast_to(constant, y.shape))
+        if not constant_loss > 1e-12:
+            return  # a constant target: nothing to learn, nothing to judge
+        network_loss = data_loss(self._forward_pass_fast(X, check_input=False))
+        if not network_loss <= self._FAILED_MARGIN * constant_loss:
+            what = "the class frequencies" if is_classifier(self) else "the mean target"
             warnings.warn(
-                f"Training failed: the final training loss {self.loss_:.6g} is higher than "
-                f"{constant_loss:.6g}, the loss of a constant prediction of the mean target. "
-                "The training has most likely diverged (lower learning_rate_init) or barely "
-                "progressed (raise learning_rate_init or max_iter).", ConvergenceWarning)
+                f"Training failed: the network's training loss {network_loss:.6g} (without "
+                f"the L2 term) is higher than {constant_loss:.6g}, the loss of always "
+                f"predicting {what}. The training has most likely diverged (lower "
+                "learning_rate_init or scale the input).", ConvergenceWarning)
 
     def _call_back(self, **info):
         """Call each of ``callbacks`` with (self, info); True from any stops training."""

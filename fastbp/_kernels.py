@@ -732,7 +732,7 @@ def _thread_rows(n_rows, n_slices, t):
 def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_size,
                 theta, units, coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
                 solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
-                state, step_count, n_slices, loss_start):
+                state, step_count, n_slices, loss_scale, loss_start):
     """Minibatch training over ``order``, entirely compiled.
 
     Batches are consecutive slices of ``order`` (the epoch's sample order,
@@ -741,6 +741,10 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
     same result). Each batch: forward pass and δ-recursion over its rows
     split into ``n_slices`` slices, then one optimizer step. As in
     scikit-learn, the batch objective is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
+
+    ``loss_scale`` multiplies the data part of the reported loss only (1 /
+    n_outputs for multi-output squared error, scikit-learn's mean over
+    outputs); the gradient is always that of the objective above.
 
     Returns
     -------
@@ -789,7 +793,7 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
         squared_norm = 0.0
         for c in range(n_slices):
             squared_norm += partial_norms[c]  # weights only, in a fixed order
-        batch_loss = (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
+        batch_loss = (weighted_loss * loss_scale + 0.5 * alpha * squared_norm) / sw_sum
         loss_sum += batch_loss * (stop - start)
     return loss_sum
 
@@ -797,7 +801,7 @@ def train_epoch(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, order, batch_s
 @njit(**_JIT_PARALLEL)
 def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, units,
                        coef_off, int_off, hidden_code, out_code, alpha, clip_eps,
-                       chunk_size, n_slices, grad):
+                       chunk_size, n_slices, loss_scale, grad):
     """The full-batch objective and its gradient, in chunks of rows.
 
     J(θ) = Σᵢ sᵢℓᵢ / Σsᵢ + ½α‖W‖² / Σsᵢ, summed chunk by chunk so memory stays
@@ -806,13 +810,16 @@ def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, 
 
     Parameters
     ----------
+    loss_scale : float
+        Multiplies the data part of the returned loss only (see
+        ``train_epoch``); 1 gives J(θ) itself.
     grad : ndarray of shape (n_params,)
         Output: ∇J(θ), laid out like theta.
 
     Returns
     -------
     loss : float
-        J(θ).
+        J(θ) (with ``loss_scale`` 1).
     """
     n = Y.shape[0]
     n_params = theta.shape[0]
@@ -847,7 +854,7 @@ def full_loss_gradient(X, X_data, X_indices, X_indptr, is_sparse, Y, sw, theta, 
     for t in range(n_slices):
         weighted_loss += slice_loss[t]
     squared_norm = finish_gradient(totals[0], theta, int_off[0], alpha, sw_sum, grad)
-    return (weighted_loss + 0.5 * alpha * squared_norm) / sw_sum
+    return (weighted_loss * loss_scale + 0.5 * alpha * squared_norm) / sw_sum
 
 
 @njit(**_JIT)

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
 
 from . import MLPClassifier, MLPRegressor
 from ._optim import minimize_lbfgs
@@ -102,12 +103,26 @@ def _join_blocks(*blocks):
     return X, np.concatenate(ys)
 
 
+def _shard_weight_sum(est, y):
+    """Σ sᵢ of a shard: its rows, or the sum of its class weights (a dict by now)."""
+    class_weight = getattr(est, "class_weight", None)
+    if not class_weight or y.ndim != 1:
+        return float(y.shape[0])
+    weights = np.array([class_weight[c] for c in est.classes_], dtype=float)
+    return float(weights[np.searchsorted(est.classes_, y)].sum())
+
+
 def _shard_loss_gradient(shard, template, coefs, intercepts):
-    """On a worker: (Σᵢ sᵢℓᵢ, raw gradient sums, Σ sᵢ) of one shard, penalty excluded."""
+    """On a worker: (Σᵢ sᵢℓᵢ, raw gradient sums, Σ sᵢ) of one shard, penalty excluded.
+
+    loss_gradient gives the shard's J = Σ sᵢℓᵢ / Σ sᵢ (class weights included),
+    so the sums are J·Σsᵢ; the driver divides by the total weight, as the
+    local fit does.
+    """
     X, y = shard
     est = _local_copy(template, (coefs, intercepts))
     est.alpha = 0.0
-    sw_sum = float(X.shape[0])
+    sw_sum = _shard_weight_sum(est, y)
     loss, coef_grads, intercept_grads = est.loss_gradient(X, y)
     return loss * sw_sum, [g * sw_sum for g in coef_grads], [g * sw_sum for g in intercept_grads], sw_sum
 
@@ -243,6 +258,17 @@ class _DaskMLP(BaseEstimator):
                 binarizer.fit(np.sort(client.compute(da.unique(y)).result()))
             template._label_binarizer = binarizer
             template.classes_ = binarizer.classes_
+            if template.class_weight is not None and y.ndim == 1:
+                # Class weights from all the data, as a dict every shard applies
+                # alike ('balanced' on one shard would see only its own classes).
+                if template.class_weight == "balanced":
+                    _, counts = client.gather(client.compute(
+                        list(da.unique(y, return_counts=True))))
+                    weights = y.shape[0] / (len(counts) * counts.astype(float))
+                else:
+                    weights = compute_class_weight(template.class_weight,
+                                                   classes=template.classes_, y=template.classes_)
+                template.class_weight = dict(zip(template.classes_.tolist(), weights.tolist()))
             n_outputs = binarizer.transform(binarizer.classes_[:1]).shape[1]
         else:
             n_outputs = 1 if y.ndim == 1 else y.shape[1]
@@ -272,6 +298,8 @@ class _DaskMLP(BaseEstimator):
             self._fit_lbfgs(client, template, shared, shards)
         else:
             self._fit_rounds(client, template, shared, shards)
+        if hasattr(template, "class_weight"):
+            template.class_weight = self.class_weight  # the user's setting, not the dict
         self._local = template
         for name, value in template.__dict__.items():
             if name.endswith("_") and not name.startswith("__"):

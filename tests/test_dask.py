@@ -243,3 +243,23 @@ def test_restarted_workers_load_kernels_from_their_compile_cache(client, digits_
     for info in report.values():
         assert info["cache_misses"] == 0 and info["cache_hits"] >= 3
         assert os.path.isdir(info["cache_dir"])
+
+
+@pytest.mark.parametrize("class_weight", [{0: 3.0, 1: 1.0, 2: 0.5}, "balanced"])
+def test_lbfgs_with_class_weights_minimises_the_local_objective(class_weight, client):
+    """Shard losses are weighted by total class weight, not rows, and 'balanced'
+    is computed from all the data: on a convex model (no hidden layer) the
+    remote and local L-BFGS fits reach the same coefficients. The data is
+    imbalanced and ordered so that one shard holds no sample of class 2."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5))
+    y = np.concatenate([rng.integers(0, 2, 480), np.full(120, 2)])
+    X[y == 2] += 1.5
+    Xd, yd = da.from_array(X, chunks=(300, -1)), da.from_array(y, chunks=300)
+    params = dict(solver="lbfgs", hidden_layer_sizes=(), alpha=1e-2, max_iter=500, tol=1e-10,
+                  class_weight=class_weight, random_state=0)
+    remote = DaskMLPClassifier(client=client, **params).fit(Xd, yd)
+    local = fastbp.MLPClassifier(**params).fit(X, y)
+    assert remote.class_weight == class_weight
+    for a, b in zip(remote.coefs_ + remote.intercepts_, local.coefs_ + local.intercepts_):
+        np.testing.assert_allclose(a, b, atol=1e-4)

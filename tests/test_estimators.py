@@ -694,17 +694,22 @@ def test_divergence_raises_and_keeps_finite_weights(rng):
     X = rng.normal(size=(200, 5))
     y = 1000 * (X @ rng.normal(size=5))
     reg = MLPRegressor(solver="sgd", learning_rate_init=10, max_iter=30, random_state=0)
-    with pytest.raises(ValueError, match="Training diverged in iteration"):
+    with pytest.raises(ValueError, match="^Solver produced non-finite parameter weights.*"
+                                         "training diverged in iteration"):
         reg.fit(X, y)
     assert all(np.isfinite(c).all() for c in reg.coefs_ + reg.intercepts_)
 
 
-@pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_failed_training_warns(solver, small_digits):
-    """learning_rate_init=10 leaves finite but useless weights: a clear warning says so."""
+def test_failed_training_warns(small_digits):
+    """sgd with learning_rate_init=10 leaves finite but useless weights (7.5% training
+    accuracy): a clear warning says so. (adam with the same rate keeps 98.7%
+    training accuracy under a huge L2 term: that model is not failed, and the
+    warning, which compares the data loss alone, stays quiet.)"""
     X, y = small_digits
-    with pytest.warns(ConvergenceWarning, match="Training failed: the final training loss"):
-        MLPClassifier(solver=solver, learning_rate_init=10, max_iter=20, random_state=0).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="Training failed: the network's training loss"):
+        model = MLPClassifier(solver="sgd", learning_rate_init=10, max_iter=20,
+                              random_state=0).fit(X, y)
+    assert model.score(X, y) < 0.2
 
 
 def test_healthy_training_does_not_warn_of_failure(small_digits):

@@ -138,7 +138,7 @@ def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threa
     eps = float(np.finfo(dtype).eps)
     loss = OBJECTIVES[variant](*kernel_input(X, sparse), T, sw,
                                *model_args(layout, theta, hidden, out), alpha, eps, 7,
-                               n_threads, grad)
+                               n_threads, 1.0, grad)
     np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
     gW, gb = layout.views(grad)
     for got, want in zip(gW + gb, gW_ref + gb_ref):
@@ -161,7 +161,7 @@ def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, spars
             *kernel_input(X, sparse), T, sw, order[lo:hi], batch,
             *model_args(layout, theta, hidden, out), hyper["alpha"], eps, code, hyper["lr"],
             hyper["momentum"], hyper["nesterov"], 0.9, 0.999, 1e-8, state, steps, n_threads,
-            total)
+            1.0, total)
     return total / len(order), steps[0]
 
 
@@ -247,7 +247,7 @@ def test_serial_twin_and_split_epochs_give_the_parallel_kernels_bits(n_slices, d
     layout, theta, X, T, sw = make_problem("softmax", dtype, n_samples=41)
     grads = [np.empty(layout.n_params, dtype=dtype) for _ in range(2)]
     losses = [kernel(*kernel_input(X, False), T, sw, *model_args(layout, theta, "tanh", "softmax"),
-                     0.1, 1e-7, 5, n_slices, grad)
+                     0.1, 1e-7, 5, n_slices, 1.0, grad)
               for kernel, grad in zip(OBJECTIVES.values(), grads)]
     assert losses[0] == losses[1]
     assert grads[0].tobytes() == grads[1].tobytes()
@@ -276,7 +276,7 @@ def test_no_hidden_layer_network_equals_reference():
     grad = np.empty(layout.n_params)
     loss = _kernels.full_loss_gradient(*kernel_input(X, False), T, sw,
                                        *model_args(layout, theta, "relu", "softmax"), 0.1, 1e-16,
-                                       64, 1, grad)
+                                       64, 1, 1.0, grad)
     assert np.isclose(loss, loss_ref, rtol=1e-12)
     gW, gb = layout.views(grad)
     np.testing.assert_allclose(gW[0], gW_ref[0], rtol=1e-10)

@@ -78,9 +78,10 @@ def test_one_epoch_on_sparse_input_equals_sklearn(solver, rng):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_multi_output_squared_error_reports_the_minimised_objective(rng):
-    """Same weights as scikit-learn; loss_ is the sum over outputs (see MLPRegressor Notes),
-    which scikit-learn's gradient minimises while it reports the mean."""
+def test_multi_output_squared_error_reports_scikit_learns_loss(rng):
+    """Same weights as scikit-learn and the same loss_ (the squared error's mean over
+    outputs); loss_gradient's objective is the sum over outputs, whose gradient
+    both follow."""
     X = rng.normal(size=(50, 4))
     Y = rng.normal(size=(50, 3))
     params = dict(solver="sgd", hidden_layer_sizes=(5,), alpha=0.0, batch_size=50)
@@ -89,7 +90,27 @@ def test_multi_output_squared_error_reports_the_minimised_objective(rng):
     theirs = _one_epoch_from(init.coefs_, init.intercepts_, sk.MLPRegressor, X, Y, None, **params)
     for a, b in zip(ours.coefs_, theirs.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-10)
-    assert np.isclose(ours.loss_, 3 * theirs.loss_, rtol=1e-10)
+    assert np.isclose(ours.loss_, theirs.loss_, rtol=1e-10)
+    objective, _, _ = ours.loss_gradient(X, Y)
+    assert np.isclose(objective, 0.5 * ((ours.predict(X) - Y) ** 2).sum(axis=1).mean())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_multi_output_regression_stops_where_scikit_learn_stops(solver, rng):
+    """The tol rule (adam) and L-BFGS's line search (which, as in scikit-learn,
+    sees the reported loss) work on scikit-learn's scale: same n_iter_ and curve."""
+    X = rng.normal(size=(120, 5))
+    Y = np.column_stack([X[:, 0] - X[:, 1], X[:, 2] ** 2, np.sin(X[:, 3])])
+    common = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=300, tol=1e-3,
+                  random_state=0, alpha=1e-3)
+    ours = fastbp.MLPRegressor(**common).fit(X, Y)
+    theirs = sk.MLPRegressor(**common).fit(X, Y)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert np.isclose(ours.loss_, theirs.loss_, rtol=1e-7)
+    if solver == "adam":
+        assert ours.n_iter_ < 300  # the tol rule stopped it
+        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-8)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
