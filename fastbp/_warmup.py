@@ -6,7 +6,7 @@ package, or under ``NUMBA_CACHE_DIR``). In a fresh installation the first
 ``fit`` therefore waits for a compile (9-27 s measured on 2-core machines,
 depending on the machine and its load) and the first ``predict`` and
 ``lbfgs`` fit for more. ``warm_up`` runs each
-kernel once on a few rows, so that the cache holds them all: a step for a
+kernel, parallel and serial twin, once on a few rows, so that the cache holds them all: a step for a
 container build or a deployment, after which no process compiles.
 """
 
