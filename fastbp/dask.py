@@ -13,8 +13,9 @@ workers, and a worker's rounds run over all of its rows.
   the same objective, so the same solution, as the local estimator's.
 - ``solver='sgd'`` / ``'adam'``: synchronous data-parallel training. Each
   round every shard runs ``sync_period`` epochs of local minibatch steps from
-  the same weights and optimizer state; the driver averages both, weighted by
-  shard size. ``max_iter`` counts rounds, and training stops early as the
+  the same weights and optimizer state (by default as many epochs as there
+  are shards: each worker then takes a local epoch's number of steps); the
+  driver averages both, weighted by shard size. ``max_iter`` counts rounds, and training stops early as the
   local estimator does: when the round's mean training loss has not improved
   by ``tol`` for ``n_iter_no_change`` consecutive rounds. The averaged model
   depends on how many workers hold the data (as in xgboost's and LightGBM's
@@ -342,13 +343,20 @@ class _DaskMLP(BaseEstimator):
 
     def _fit_rounds(self, client, template, shared, shards):
         rng = check_random_state(self.random_state)
+        if self.sync_period == "auto":
+            epochs_per_round = len(shards)
+        elif isinstance(self.sync_period, (int, np.integer)) and self.sync_period >= 1:
+            epochs_per_round = int(self.sync_period)
+        else:
+            raise ValueError(f"sync_period must be 'auto' or a positive integer; got "
+                             f"{self.sync_period!r}")
         coefs, intercepts = template.coefs_, template.intercepts_
         optimizer = None
         template.loss_curve_ = []
         template.best_loss_, template._no_improvement_count = np.inf, 0
         for round_ in range(self.max_iter):
             results = _gather_on_shards(client, shards, _shard_epochs, shared, coefs, intercepts,
-                                        optimizer, self.sync_period, int(rng.randint(2**31 - 1)))
+                                        optimizer, epochs_per_round, int(rng.randint(2**31 - 1)))
             weights = np.array([r[4] for r in results], dtype=float)
             weights /= weights.sum()
             coefs = [sum(w * r[0][l] for w, r in zip(weights, results)) for l in range(len(coefs))]
@@ -407,9 +415,13 @@ _MLP_PARAM_DOC = """
     ----------
     client : distributed.Client or None, default=None
         The Dask client; None uses the current default client.
-    sync_period : int, default=1
+    sync_period : int or 'auto', default='auto'
         sgd / adam: local epochs each shard runs between two averagings of
-        the weights and optimizer state. Ignored by lbfgs.
+        the weights and optimizer state. 'auto' is the number of shards, so
+        that each worker makes as many minibatch steps per round as a local
+        epoch makes (averaging k models that each took m steps moves about m
+        steps, not k·m); a round then takes the wall time of one local epoch
+        and the same traffic as any other. Ignored by lbfgs.
     **params
         The local estimator's parameters (hidden_layer_sizes, solver, …);
         ``max_iter`` counts averaging rounds for sgd / adam."""
@@ -425,7 +437,7 @@ def _dask_estimator(local_class, name, mixin, extra_methods):
     defaults = {p.name: p.default for p in local_params}
     # scikit-learn reads parameters from the __init__ signature, so it is spelt out
     signature = ", ".join(
-        [f"{n}={n}_default" for n in positional] + ["*", "client=None", "sync_period=1"]
+        [f"{n}={n}_default" for n in positional] + ["*", "client=None", "sync_period='auto'"]
         + [f"{n}={n}_default" for n in keyword if n != "callbacks"] + ["callbacks=None"])
     body = "\n".join(f"    self.{n} = {n}" for n in positional + keyword + ["client", "sync_period"])
     namespace = {f"{n}_default": v for n, v in defaults.items()}

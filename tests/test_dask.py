@@ -263,3 +263,17 @@ def test_lbfgs_with_class_weights_minimises_the_local_objective(class_weight, cl
     assert remote.class_weight == class_weight
     for a, b in zip(remote.coefs_ + remote.intercepts_, local.coefs_ + local.intercepts_):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_adam_rounds_train_as_far_as_local_epochs(client, digits_data):
+    """Two workers, 60 rounds against 60 local epochs (digits, hidden (64,)):
+    with sync_period='auto' each worker takes a local epoch's number of steps
+    per round, and the training accuracy is within a point of the local fit's
+    (with one epoch per round it trailed by 1.2 points)."""
+    X, y, _, _ = digits_data
+    Xd, yd = da.from_array(X, chunks=(900, -1)), da.from_array(y, chunks=900)
+    params = dict(solver="adam", hidden_layer_sizes=(64,), max_iter=60, random_state=0)
+    remote = DaskMLPClassifier(client=client, **params).fit(Xd, yd)
+    local = fastbp.MLPClassifier(**params).fit(X, y)
+    assert remote.n_iter_ == 60
+    assert abs(remote.to_local().score(X, y) - local.score(X, y)) <= 0.01
