@@ -1,6 +1,6 @@
 """Compiled maths of fastbp: the layered δ-recursion as Numba kernels.
 
-Notation follows the lecture notes (../shared/seeds/003_*): for layer l,
+The layered δ-recursion of backpropagation, in its textbook notation: for layer l,
 
     forward     z⁰ = x,   aˡ = zˡ⁻¹ Wˡ + bˡ,   zˡ = h(aˡ)
     backward    δᴸ = ŷ − t                      (canonical output/loss pairs)

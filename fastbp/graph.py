@@ -2,8 +2,8 @@
 
 Plain NumPy, never on the hot path. A graph is made of ``Input`` and
 ``Parameter`` nodes and compute nodes that each know only their own local
-derivative (../shared/seeds/002_*: "each node only knows its own local
-derivative; gradients arriving from several consumers are summed").
+derivative; the gradients arriving at a node from its several consumers are
+summed (the chain rule over a graph).
 
 Reverse mode: ``Graph.forward()`` evaluates every node in topological order;
 ``Graph.backward(loss)`` seeds ∂loss/∂loss = 1 and walks the order backwards,

@@ -1,9 +1,8 @@
 """Slow, obvious NumPy references for what the kernels compute.
 
-Written from the lecture notes (../shared/seeds/003_*), layer by layer, in the
-notes' column form: each weight matrix is used as Wˡ of shape (fan_out,
-fan_in), i.e. the transpose of scikit-learn's ``coefs_[l]``, and each sample is
-a column. Nothing here is shared with ``fastbp``'s code.
+Written from the textbook δ-recursion, layer by layer, in its column form:
+each weight matrix is used as Wˡ of shape (fan_out, fan_in), i.e. the
+transpose of scikit-learn's ``coefs_[l]``, and each sample is a column. Nothing here is shared with ``fastbp``'s code.
 """
 
 import numpy as np

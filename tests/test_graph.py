@@ -107,7 +107,7 @@ def test_gradients_from_several_consumers_are_summed():
 
 
 # --------------------------------------------------------------------------
-# The notes' worked examples (../shared/seeds/000_*, 004_*)
+# Small worked examples, computed by hand
 # --------------------------------------------------------------------------
 def test_sigmoid_derivative_at_one():
     node = Sigmoid(Input([[1.0]]))
