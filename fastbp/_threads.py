@@ -41,6 +41,9 @@ from importlib import metadata
 
 import numba
 
+# At most this many slices, whatever n_jobs asks: each holds a gradient buffer
+# the size of the network (n_jobs=10**6 must not allocate a million of them).
+MAX_SLICES = 64
 # Below this much work per parallel step (rows × parameters), one slice is
 # faster than waking a pool: a parallel region costs a few microseconds.
 PARALLEL_MIN_WORK = 1 << 18
@@ -259,18 +262,19 @@ def resolve_n_jobs(n_jobs):
     """Slices meant by ``n_jobs``: n, or None = the CPUs available, -1 all, -2 all but one, …
 
     A positive ``n_jobs`` means exactly that many slices wherever the call
-    runs; None and negative values follow the CPUs this process may use
-    (``available_cpus``) and, for None, the user's BLAS limits too.
+    runs (at most ``MAX_SLICES``); None and negative values follow the CPUs
+    this process may use (``available_cpus``) and, for None, the user's BLAS
+    limits too.
     """
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning: use None, a positive number, or -1 "
                          "for all CPUs")
     if n_jobs is not None and n_jobs > 0:
-        return int(n_jobs)
+        return min(int(n_jobs), MAX_SLICES)
     cpus = available_cpus()
     if n_jobs is None:
-        return max(1, min(cpus, _user_blas_limit()))
-    return max(1, cpus + 1 + n_jobs)
+        return max(1, min(cpus, _user_blas_limit(), MAX_SLICES))
+    return max(1, min(cpus + 1 + n_jobs, MAX_SLICES))
 
 
 def slices_for(max_slices, rows, n_params):

@@ -312,3 +312,16 @@ def test_governor_is_off_for_one_slice_and_off_the_main_thread():
     thread.start()
     thread.join()
     assert seen == [False]
+
+
+def test_n_jobs_is_bounded_and_zero_is_refused():
+    """n_jobs=10**6 asks for a gradient buffer per slice: capped, not allocated;
+    n_jobs=0 means nothing, as in joblib."""
+    assert _threads.resolve_n_jobs(10**6) == _threads.MAX_SLICES
+    assert _threads.resolve_n_jobs(3) == 3  # exactly n_jobs, whatever the machine
+    assert _threads.resolve_n_jobs(-10**6) == 1
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 2
+    MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, n_jobs=10**6).fit(X, y)
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        MLPClassifier(max_iter=2, n_jobs=0).fit(X, y)
