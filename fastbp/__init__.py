@@ -7,7 +7,7 @@ from Numba's on-disk cache) on first use, or ahead of it with ``warm_up()``.
 
 __version__ = "0.1.0"
 
-from ._blas import blas_info  # noqa: E402
+from ._kernels.blas import blas_info  # noqa: E402
 from ._estimators import MLPClassifier, MLPRegressor  # noqa: E402
 from ._threads import threading_info  # noqa: E402
 from ._warmup import warm_up  # noqa: E402

@@ -1,6 +1,6 @@
 """Optimizer hyper-parameters and state, and the L-BFGS driver.
 
-The per-step update rules are compiled (``_kernels.optimizer_step``); what lives
+The per-step update rules are compiled (``_kernels/optimizer.py``); what lives
 here is what changes once per epoch: the learning-rate schedule (scikit-learn's
 'constant', 'invscaling' and 'adaptive') and the stopping decision. The state
 is plain arrays, so estimators holding it pickle and clone cleanly.
@@ -54,14 +54,35 @@ class StochasticOptimizer:
         self.state = np.zeros(n_state, dtype=dtype)
         self.step_count = np.zeros(1, dtype=np.int64)
 
-    @property
-    def solver_code(self):
-        return _kernels.SOLVER_SGD if self.solver == "sgd" else _kernels.SOLVER_ADAM
+    @classmethod
+    def for_estimator(cls, est, n_params, dtype):
+        """The optimizer of an estimator's ``solver`` and hyper-parameters, from zero state."""
+        return cls(est.solver, n_params, dtype, est.learning_rate_init, est.learning_rate,
+                   est.momentum, est.nesterovs_momentum, est.power_t, est.beta_1, est.beta_2,
+                   est.epsilon)
 
-    def kernel_arguments(self):
-        """The optimizer's part of ``_kernels.train_epoch``'s arguments, in order."""
-        return (self.solver_code, self.learning_rate, self.momentum, self.nesterov,
-                self.beta_1, self.beta_2, self.epsilon, self.state, self.step_count)
+    def kernel_args(self):
+        """The kernels' ``KernelOptimizer``: hyper-parameters and the state they update."""
+        return _kernels.KernelOptimizer(
+            _kernels.SOLVER_SGD if self.solver == "sgd" else _kernels.SOLVER_ADAM,
+            self.learning_rate, self.momentum, self.nesterov, self.beta_1, self.beta_2,
+            self.epsilon, self.state, self.step_count)
+
+    def snapshot(self):
+        """The changing part, as plain values: ``{"state", "step_count", "learning_rate"}``."""
+        return {"state": self.state, "step_count": self.step_count,
+                "learning_rate": self.learning_rate}
+
+    def restore(self, snapshot):
+        """Continue from a ``snapshot``; False (nothing changed) if its shapes do not fit."""
+        state = np.asarray(snapshot["state"])
+        step_count = np.asarray(snapshot["step_count"])
+        if state.shape != self.state.shape or step_count.shape != (1,):
+            return False
+        self.state = state.astype(self.state.dtype)
+        self.step_count = step_count.astype(np.int64)
+        self.learning_rate = float(snapshot["learning_rate"])
+        return True
 
     def iteration_ends(self, time_step):
         """End-of-epoch schedule: 'invscaling' sets η = η₀ / (t + 1)^power_t."""

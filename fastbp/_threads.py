@@ -207,7 +207,7 @@ def _blas_libraries():
         import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the kernels call)
         from threadpoolctl import ThreadpoolController
 
-        from ._blas import blas_info
+        from ._kernels.blas import blas_info
 
         sequential_mkl = blas_info()["backend"] == "mkl"
         _blas["libraries"] = [

@@ -16,7 +16,8 @@ import warnings
 import numpy as np
 
 from . import _kernels, _threads
-from ._estimators import _CHUNK_ROWS, MLPClassifier
+from ._estimators import MLPClassifier
+from ._network import CHUNK_ROWS
 
 # Every compiled entry point the estimators call: minibatch training (sgd,
 # adam, partial_fit), the full-batch objective (lbfgs), prediction on few rows
@@ -64,7 +65,7 @@ def warm_up(dtypes=_DTYPES):
     start = time.perf_counter()
     hits_before, misses_before = _cache_counts()
     rng = np.random.default_rng(0)
-    n_rows = 2 * _CHUNK_ROWS  # enough rows for the threaded prediction kernel
+    n_rows = 2 * CHUNK_ROWS  # enough rows for the threaded prediction kernel
     y = np.arange(n_rows) % 2
     for dtype in dtypes:
         X = rng.normal(size=(n_rows, 2)).astype(dtype)

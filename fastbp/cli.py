@@ -337,18 +337,18 @@ def build_parser():
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", parents=[common],
-                                   help="score a saved model on DATA")
-    evaluate.add_argument("model", metavar="MODEL")
-    evaluate.add_argument("data", metavar="DATA")
-    evaluate.add_argument("--target", help="CSV target column name")
+    def model_on_data(name, help_text, target_help):
+        command = commands.add_parser(name, parents=[common], help=help_text)
+        command.add_argument("model", metavar="MODEL")
+        command.add_argument("data", metavar="DATA")
+        command.add_argument("--target", help=target_help)
+        return command
+
+    evaluate = model_on_data("evaluate", "score a saved model on DATA", "CSV target column name")
     evaluate.set_defaults(run=cmd_evaluate)
 
-    predict = commands.add_parser("predict", parents=[common],
-                                  help="write a saved model's predictions on DATA as CSV")
-    predict.add_argument("model", metavar="MODEL")
-    predict.add_argument("data", metavar="DATA")
-    predict.add_argument("--target", help="CSV column to ignore as the target")
+    predict = model_on_data("predict", "write a saved model's predictions on DATA as CSV",
+                            "CSV column to ignore as the target")
     predict.add_argument("--out", metavar="FILE", help="CSV file (default: standard output)")
     predict.add_argument("--proba", action="store_true", help="class probabilities")
     predict.set_defaults(run=cmd_predict)

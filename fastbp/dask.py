@@ -25,37 +25,38 @@ workers, and a worker's rounds run over all of its rows.
 ``to_local()`` returns the equivalent local estimator for serving.
 """
 
+import inspect
 import warnings
 from concurrent.futures import CancelledError
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import type_of_target
 
-from . import MLPClassifier, MLPRegressor
-from ._optim import minimize_lbfgs
+from . import MLPClassifier, MLPRegressor, _training
+from ._network import Network, hidden_units, output_activation
+from ._optim import StochasticOptimizer, minimize_lbfgs
 
 __all__ = ["DaskMLPClassifier", "DaskMLPRegressor", "warm_up"]
 
 
-def _local_copy(template, theta_parts):
-    """A local estimator with the template's settings and the given weights.
+def _local_copy(template, coefs, intercepts, optimizer=None, **changes):
+    """A local estimator with the template's settings and state, and the given weights.
 
-    Tasks run in worker threads, where fastbp's kernels use the calling
-    thread only (their serial twins, see ``_threads``): one thread per task,
-    so a worker's cores are shared out by Dask's own thread count.
+    ``changes`` replace parameters; ``optimizer`` (a snapshot) replaces the
+    optimizer's state. Tasks run in worker threads, where fastbp's kernels
+    use the calling thread only (their serial twins, see ``_threads``): one
+    thread per task, so a worker's cores are shared out by Dask's own
+    thread count.
     """
-    est = template.__class__(**template.get_params())
-    for name, value in template.__dict__.items():
-        if name.endswith("_") and not name.startswith("__") or name in (
-                "_label_binarizer", "_layer_units", "_layout_cache"):
-            setattr(est, name, value)
-    coefs, intercepts = theta_parts
-    est.coefs_, est.intercepts_ = [c.copy() for c in coefs], [b.copy() for b in intercepts]
-    return est
+    state = template._fitted_state()
+    state["network"] = state["network"].with_arrays(coefs, intercepts)
+    if optimizer is not None:
+        state["optimizer"] = optimizer
+    return type(template)._from_fitted_state({**template.get_params(), **changes}, state)
 
 
 def _warm_up_worker(dtype_name):
@@ -121,26 +122,25 @@ def _shard_loss_gradient(shard, template, coefs, intercepts):
     local fit does.
     """
     X, y = shard
-    est = _local_copy(template, (coefs, intercepts))
-    est.alpha = 0.0
+    est = _local_copy(template, coefs, intercepts, alpha=0.0)
     sw_sum = _shard_weight_sum(est, y)
     loss, coef_grads, intercept_grads = est.loss_gradient(X, y)
     return loss * sw_sum, [g * sw_sum for g in coef_grads], [g * sw_sum for g in intercept_grads], sw_sum
 
 
 def _shard_epochs(shard, template, coefs, intercepts, optimizer, n_epochs, seed):
-    """On a worker: ``n_epochs`` local epochs from the given weights and optimizer state."""
+    """On a worker: ``n_epochs`` local epochs from the given weights and optimizer state.
+
+    Returns the shard's (fitted state, mean epoch loss, number of rows).
+    """
     X, y = shard
-    est = _local_copy(template, (coefs, intercepts))
-    est.random_state = seed
-    est.early_stopping = False
-    if optimizer is not None:
-        est._optimizer = optimizer
+    est = _local_copy(template, coefs, intercepts, optimizer, random_state=seed,
+                      early_stopping=False)
     losses = []
     for _ in range(n_epochs):
         est.partial_fit(X, y)
         losses.append(est.loss_)
-    return est.coefs_, est.intercepts_, est._optimizer, float(np.mean(losses)), X.shape[0]
+    return est._fitted_state(), float(np.mean(losses)), X.shape[0]
 
 
 def _submit_where_held(client, shards, function, *args):
@@ -204,12 +204,6 @@ class _DaskMLP(BaseEstimator):
             params.pop(driver_only)  # callbacks run on the driver, once per round
         return params
 
-    def _call_back(self, **info):
-        stop = False
-        for callback in self.callbacks or ():
-            stop = bool(callback(self, info)) or stop
-        return stop
-
     def _shards(self, X, y):
         """Persist the row blocks of (X, y) on the workers; futures of (X_b, y_b)."""
         import dask
@@ -246,38 +240,49 @@ class _DaskMLP(BaseEstimator):
 
     def _template(self, X, y, client):
         """A local estimator initialised exactly as a local fit on all the data would be."""
-        template = self._local_class(**self._local_params())
-        template._random_state = check_random_state(self.random_state)
-        n_features = X.shape[1]
-        if isinstance(template, MLPClassifier):
+        local = self._local_class
+        params = self._local_params()
+        state = {"n_features_in_": X.shape[1], "feature_names_in_": None, "optimizer": None,
+                 "history": {"n_iter_": 0, "t_": 0}}
+        target_type = None
+        if issubclass(local, MLPClassifier):
             import dask.array as da
 
-            binarizer = LabelBinarizer()
             if y.ndim == 2:  # multilabel indicator columns
-                binarizer.fit(np.eye(y.shape[1], dtype=int))
+                classes, target_type = np.arange(y.shape[1]), "multilabel-indicator"
             else:  # only the distinct labels travel, not y
-                binarizer.fit(np.sort(client.compute(da.unique(y)).result()))
-            template._label_binarizer = binarizer
-            template.classes_ = binarizer.classes_
-            if template.class_weight is not None and y.ndim == 1:
-                # Class weights from all the data, as a dict every shard applies
-                # alike ('balanced' on one shard would see only its own classes).
-                if template.class_weight == "balanced":
-                    _, counts = client.gather(client.compute(
-                        list(da.unique(y, return_counts=True))))
-                    weights = y.shape[0] / (len(counts) * counts.astype(float))
-                else:
-                    weights = compute_class_weight(template.class_weight,
-                                                   classes=template.classes_, y=template.classes_)
-                template.class_weight = dict(zip(template.classes_.tolist(), weights.tolist()))
-            n_outputs = binarizer.transform(binarizer.classes_[:1]).shape[1]
+                classes = np.sort(client.compute(da.unique(y)).result())
+                target_type = type_of_target(classes)
+            state.update(classes_=classes, target_type=target_type)
+            n_outputs = 1 if target_type == "binary" else len(classes)
+            if params["class_weight"] is not None and y.ndim == 1:
+                params["class_weight"] = self._class_weight_dict(y, classes, client)
         else:
             n_outputs = 1 if y.ndim == 1 else y.shape[1]
-        template.n_features_in_ = n_features
-        hidden = template._hidden_layer_sizes_list()
+        if params["solver"] != "lbfgs":
+            state["history"].update(loss_curve_=[], best_loss_=np.inf, validation_scores_=None,
+                                    best_validation_score_=None, no_improvement_count=0)
+        units = [X.shape[1], *hidden_units(self.hidden_layer_sizes), n_outputs]
         dtype = np.float32 if X.dtype == np.float32 else np.float64
-        template._initialize(np.empty((0, n_outputs)), [n_features, *hidden, n_outputs], dtype)
-        return template
+        state["network"] = Network.initial(
+            units, self.activation,
+            output_activation(issubclass(local, MLPClassifier), params.get("loss"), target_type),
+            check_random_state(self.random_state), dtype)
+        return local._from_fitted_state(params, state)
+
+    def _class_weight_dict(self, y, classes, client):
+        """Class weights from all the data, as a dict every shard applies alike.
+
+        ('balanced' on one shard would see only its own classes.)
+        """
+        if self.class_weight == "balanced":
+            import dask.array as da
+
+            _, counts = client.gather(client.compute(list(da.unique(y, return_counts=True))))
+            weights = y.shape[0] / (len(counts) * counts.astype(float))
+        else:
+            weights = compute_class_weight(self.class_weight, classes=classes, y=classes)
+        return dict(zip(classes.tolist(), weights.tolist()))
 
     def fit(self, X, y):
         """Fit on dask arrays / dataframes partitioned by rows.
@@ -293,55 +298,57 @@ class _DaskMLP(BaseEstimator):
                 "training loss (tol, n_iter_no_change), or score held-out data from a callback")
         client, X, y, shards = self._shards(X, y)
         template = self._template(X, y, client)
-        warm_up(client, template.coefs_[0].dtype)
+        state = template._fitted_state()
+        warm_up(client, state["network"].dtype)
         shared = _SharedTemplate(client, template)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(client, template, shared, shards)
+            self._fit_lbfgs(client, template, shared, shards, state)
         else:
-            self._fit_rounds(client, template, shared, shards)
-        if hasattr(template, "class_weight"):
-            template.class_weight = self.class_weight  # the user's setting, not the dict
-        self._local = template
-        for name, value in template.__dict__.items():
-            if name.endswith("_") and not name.startswith("__"):
-                setattr(self, name, value)
+            self._fit_rounds(client, template, shared, shards, state)
+        # the local estimator keeps the user's class_weight, not the dict
+        self._local = self._local_class._from_fitted_state(self._local_params(), state)
+        for name in _FITTED_ATTRIBUTES:
+            if hasattr(self._local, name):
+                setattr(self, name, getattr(self._local, name))
         return self
 
-    def _fit_lbfgs(self, client, template, shared, shards):
-        layout = template._layout()
-        theta = template._params_buffer()
+    def _fit_lbfgs(self, client, template, shared, shards, state):
+        """Full-batch L-BFGS: the shards' sums, finished as the local objective is."""
+        network = state["network"]
+        theta = network.theta.copy()
+        loss_scale = _training.reported_loss_scale(template)
         n_total = None
 
         def loss_and_gradient(theta_now):
             nonlocal n_total
-            coefs, intercepts = layout.views(theta_now.copy())
+            coefs, intercepts = network.layout.views(theta_now.copy())
             results = _gather_on_shards(client, shards, _shard_loss_gradient, shared, coefs,
                                         intercepts)
             n_total = sum(r[3] for r in results)
-            coef_sum = [sum(r[1][l] for r in results) for l in range(len(coefs))]
-            intercept_sum = [sum(r[2][l] for r in results) for l in range(len(intercepts))]
-            squared_norm = sum(float((c ** 2).sum()) for c in coefs)
-            loss = (sum(r[0] for r in results) + 0.5 * self.alpha * squared_norm) / n_total
-            grad = np.empty_like(theta_now)
-            g_coefs, g_intercepts = layout.views(grad)
+            raw = np.empty_like(theta_now)
+            raw_coefs, raw_intercepts = network.layout.views(raw)
             for l in range(len(coefs)):
-                g_coefs[l][...] = (coef_sum[l] + self.alpha * coefs[l]) / n_total
-                g_intercepts[l][...] = intercept_sum[l] / n_total
-            return loss, grad
+                raw_coefs[l][...] = sum(r[1][l] for r in results)
+                raw_intercepts[l][...] = sum(r[2][l] for r in results)
+            return _training.finish_objective(sum(r[0] for r in results), raw, theta_now,
+                                              network.layout, self.alpha, n_total, loss_scale)
 
         iteration = [0]
 
         def on_iteration(loss):
             iteration[0] += 1
-            return self._call_back(epoch=iteration[0], max_epochs=self.max_iter, loss=loss,
-                                   validation_score=None, n_samples=n_total, seconds=None)
+            return _training.call_back(self, epoch=iteration[0], max_epochs=self.max_iter,
+                                       loss=loss, validation_score=None, n_samples=n_total,
+                                       seconds=None)
 
-        template.loss_, template.n_iter_ = minimize_lbfgs(
+        loss, n_iter = minimize_lbfgs(
             loss_and_gradient, theta, self.max_iter, self.max_fun, self.tol, self.verbose,
             on_iteration if self.callbacks else None)
-        template._set_params_buffer(theta)
+        state["network"] = network.with_arrays(*network.layout.views(theta))
+        state["history"].update(loss_=loss, n_iter_=n_iter)
 
-    def _fit_rounds(self, client, template, shared, shards):
+    def _fit_rounds(self, client, template, shared, shards, state):
+        """Synchronous rounds: local epochs on every shard, then weighted averages."""
         rng = check_random_state(self.random_state)
         if self.sync_period == "auto":
             epochs_per_round = len(shards)
@@ -350,45 +357,47 @@ class _DaskMLP(BaseEstimator):
         else:
             raise ValueError(f"sync_period must be 'auto' or a positive integer; got "
                              f"{self.sync_period!r}")
-        coefs, intercepts = template.coefs_, template.intercepts_
-        optimizer = None
-        template.loss_curve_ = []
-        template.best_loss_, template._no_improvement_count = np.inf, 0
+        network = state["network"]
+        coefs, intercepts = network.coefs, network.intercepts
+        # the driver's optimizer: the shards' averaged state, and the schedule
+        optimizer = StochasticOptimizer.for_estimator(template, network.layout.n_params,
+                                                      network.dtype)
+        snapshot = None
         for round_ in range(self.max_iter):
             results = _gather_on_shards(client, shards, _shard_epochs, shared, coefs, intercepts,
-                                        optimizer, epochs_per_round, int(rng.randint(2**31 - 1)))
-            weights = np.array([r[4] for r in results], dtype=float)
+                                        snapshot, epochs_per_round, int(rng.randint(2**31 - 1)))
+            weights = np.array([r[2] for r in results], dtype=float)
             weights /= weights.sum()
-            coefs = [sum(w * r[0][l] for w, r in zip(weights, results)) for l in range(len(coefs))]
-            intercepts = [sum(w * r[1][l] for w, r in zip(weights, results))
+            shard_networks = [r[0]["network"] for r in results]
+            coefs = [sum(w * n.coefs[l] for w, n in zip(weights, shard_networks))
+                     for l in range(len(coefs))]
+            intercepts = [sum(w * n.intercepts[l] for w, n in zip(weights, shard_networks))
                           for l in range(len(intercepts))]
-            optimizer = results[0][2]
-            optimizer.state = sum(w * r[2].state for w, r in zip(weights, results)).astype(
-                optimizer.state.dtype)
-            loss = float(sum(w * r[3] for w, r in zip(weights, results)))
+            snapshot = dict(results[0][0]["optimizer"])
+            snapshot["state"] = sum(w * r[0]["optimizer"]["state"]
+                                    for w, r in zip(weights, results)).astype(network.dtype)
+            optimizer.restore(snapshot)
+            loss = float(sum(w * r[1] for w, r in zip(weights, results)))
             template.loss_curve_.append(loss)
             if self.verbose:
                 print(f"Round {round_ + 1}, loss = {loss:.8f}")
-            template._update_no_improvement_count(False, None, None, None)
-            if self._call_back(epoch=round_ + 1, max_epochs=self.max_iter, loss=loss,
-                               validation_score=None, n_samples=int(sum(r[4] for r in results)),
-                               seconds=None):
+            _training.update_no_improvement(template)
+            if _training.call_back(self, epoch=round_ + 1, max_epochs=self.max_iter, loss=loss,
+                                   validation_score=None,
+                                   n_samples=int(sum(r[2] for r in results)), seconds=None):
                 break
             # the local estimator's stopping rule, on the rounds' mean training loss
-            if template._no_improvement_count > self.n_iter_no_change:
-                if optimizer.trigger_stopping(
-                        "Training loss did not improve more than tol=%f for %d consecutive "
-                        "rounds." % (self.tol, self.n_iter_no_change), self.verbose):
-                    break
-                template._no_improvement_count = 0  # sgd 'adaptive': smaller step, go on
+            if _training.stop_when_stalled(template, optimizer, "Training loss", "rounds"):
+                break
+            snapshot = optimizer.snapshot()  # an 'adaptive' learning rate may have changed
             if round_ + 1 == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum rounds ({self.max_iter}) reached "
                               "and the optimization hasn't converged yet.", ConvergenceWarning)
-        template.coefs_, template.intercepts_ = coefs, intercepts
-        template._params_buffer()
-        template.loss_ = template.loss_curve_[-1]
-        template.n_iter_ = len(template.loss_curve_)
-        template._optimizer = optimizer
+        state["network"] = network.with_arrays(coefs, intercepts)
+        state["history"] = template._fitted_state()["history"]
+        state["history"].update(loss_=template.loss_curve_[-1],
+                                n_iter_=len(template.loss_curve_))
+        state["optimizer"] = optimizer.snapshot()
 
     def to_local(self):
         """The equivalent fitted local estimator (fastbp.MLPClassifier / MLPRegressor)."""
@@ -410,6 +419,11 @@ class _DaskMLP(BaseEstimator):
         return self._predict_blocks(X, "predict")
 
 
+# What a fit copies from the local estimator onto the Dask one.
+_FITTED_ATTRIBUTES = ("coefs_", "intercepts_", "n_features_in_", "n_outputs_", "n_layers_",
+                      "out_activation_", "classes_", "n_iter_", "t_", "loss_", "best_loss_",
+                      "loss_curve_", "validation_scores_", "best_validation_score_")
+
 _MLP_PARAM_DOC = """
     Parameters
     ----------
@@ -427,51 +441,67 @@ _MLP_PARAM_DOC = """
         ``max_iter`` counts averaging rounds for sgd / adam."""
 
 
-def _dask_estimator(local_class, name, mixin, extra_methods):
-    """A Dask estimator class with ``local_class``'s parameters plus client and sync_period."""
-    import inspect
+def _dask_signature(local_class):
+    """``local_class.__init__``'s signature with client and sync_period added.
 
-    local_params = list(inspect.signature(local_class.__init__).parameters.values())[1:]
-    positional = [p.name for p in local_params if p.kind == p.POSITIONAL_OR_KEYWORD]
-    keyword = [p.name for p in local_params if p.kind == p.KEYWORD_ONLY]
-    defaults = {p.name: p.default for p in local_params}
-    # scikit-learn reads parameters from the __init__ signature, so it is spelt out
-    signature = ", ".join(
-        [f"{n}={n}_default" for n in positional] + ["*", "client=None", "sync_period='auto'"]
-        + [f"{n}={n}_default" for n in keyword if n != "callbacks"] + ["callbacks=None"])
-    body = "\n".join(f"    self.{n} = {n}" for n in positional + keyword + ["client", "sync_period"])
-    namespace = {f"{n}_default": v for n, v in defaults.items()}
-    exec(f"def __init__(self, {signature}):\n{body}\n", namespace)  # noqa: S102
-    attrs = {"__init__": namespace["__init__"], "_local_class": local_class,
-             "__doc__": f"{local_class.__name__} trained on a Dask cluster (see fastbp.dask).\n"
-                        + _MLP_PARAM_DOC, "__module__": __name__, **extra_methods}
-    return type(name, (mixin, _DaskMLP), attrs)
+    scikit-learn reads an estimator's parameters from its ``__init__``
+    signature, so the Dask estimators present the local parameters and
+    their own as one signature (callbacks last, as the local estimators).
+    """
+    local = inspect.signature(local_class.__init__)
+    parameters = [p for p in local.parameters.values() if p.name != "callbacks"]
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters += [inspect.Parameter("client", keyword, default=None),
+                   inspect.Parameter("sync_period", keyword, default="auto"),
+                   local.parameters["callbacks"]]
+    return local.replace(parameters=parameters)
 
 
-def _predict_proba(self, X):
-    """Lazy class probabilities for a dask array, computed block by block."""
-    return self._predict_blocks(X, "predict_proba")
+class _DaskInit:
+    """``__init__`` for the Dask estimators: their signature's parameters, stored as given."""
+
+    def __init__(self, *args, **kwargs):
+        bound = type(self).__init__.__signature__.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
 
 
-def _accuracy(self, X, y):
-    """Accuracy on dask inputs, computed block by block on the workers."""
-    import dask.array as da
+class DaskMLPClassifier(ClassifierMixin, _DaskMLP):
+    __doc__ = "MLPClassifier trained on a Dask cluster (see fastbp.dask).\n" + _MLP_PARAM_DOC
+    _local_class = MLPClassifier
 
-    hits = self.predict(X) == da.asarray(y)
-    return float((hits.all(axis=1) if hits.ndim == 2 else hits).mean().compute())
+    def __init__(self, *args, **kwargs):
+        _DaskInit.__init__(self, *args, **kwargs)
+
+    __init__.__signature__ = _dask_signature(MLPClassifier)
+
+    def predict_proba(self, X):
+        """Lazy class probabilities for a dask array, computed block by block."""
+        return self._predict_blocks(X, "predict_proba")
+
+    def score(self, X, y):
+        """Accuracy on dask inputs, computed block by block on the workers."""
+        import dask.array as da
+
+        hits = self.predict(X) == da.asarray(y)
+        return float((hits.all(axis=1) if hits.ndim == 2 else hits).mean().compute())
 
 
-def _r2(self, X, y):
-    """R² (averaged over outputs) on dask inputs, computed on the workers."""
-    import dask.array as da
+class DaskMLPRegressor(RegressorMixin, _DaskMLP):
+    __doc__ = "MLPRegressor trained on a Dask cluster (see fastbp.dask).\n" + _MLP_PARAM_DOC
+    _local_class = MLPRegressor
 
-    y = da.asarray(y).astype(float)
-    residual = ((y - self.predict(X)) ** 2).sum(axis=0)
-    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    return float((1 - residual / total).mean().compute())
+    def __init__(self, *args, **kwargs):
+        _DaskInit.__init__(self, *args, **kwargs)
 
+    __init__.__signature__ = _dask_signature(MLPRegressor)
 
-DaskMLPClassifier = _dask_estimator(MLPClassifier, "DaskMLPClassifier", ClassifierMixin,
-                                    {"predict_proba": _predict_proba, "score": _accuracy})
-DaskMLPRegressor = _dask_estimator(MLPRegressor, "DaskMLPRegressor", RegressorMixin,
-                                   {"score": _r2})
+    def score(self, X, y):
+        """R² (averaged over outputs) on dask inputs, computed on the workers."""
+        import dask.array as da
+
+        y = da.asarray(y).astype(float)
+        residual = ((y - self.predict(X)) ** 2).sum(axis=0)
+        total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+        return float((1 - residual / total).mean().compute())

@@ -419,10 +419,9 @@ def from_estimator(est, X, y, sample_weight=None):
     -------
     EstimatorGraph
     """
-    from sklearn.utils.validation import check_is_fitted
+    from ._estimators import objective_inputs
 
-    check_is_fitted(est)
-    X, T, s = est._validate_objective_input(X, y, sample_weight)
+    X, T, s = objective_inputs(est, X, y, sample_weight)
     X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
     z = Input(X, name="x")
     coefs, intercepts = [], []

@@ -21,8 +21,8 @@ import numpy as np
 FORMAT_NAME = "fastbp-model"
 FORMAT_VERSION = 1
 
-_SCALAR_ATTRIBUTES = ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_", "n_iter_",
-                      "t_", "loss_", "best_loss_", "best_validation_score_")
+# scalars of the fit's history (see MLPClassifier._fitted_state), stored in the metadata
+_HISTORY_SCALARS = ("n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_")
 
 
 class ModelFileError(ValueError):
@@ -74,34 +74,39 @@ def save(estimator, path, metrics=None):
     check_is_fitted(estimator)
     import sklearn
 
+    state = estimator._fitted_state()
+    network = state["network"]
+    units = network.units
     arrays = {}
-    for l, (coef, intercept) in enumerate(zip(estimator.coefs_, estimator.intercepts_)):
+    for l, (coef, intercept) in enumerate(zip(network.coefs, network.intercepts)):
         arrays[f"coef_{l}"] = np.ascontiguousarray(coef)
         arrays[f"intercept_{l}"] = np.ascontiguousarray(intercept)
-    attributes = {name: _json_value(getattr(estimator, name)) for name in _SCALAR_ATTRIBUTES
-                  if hasattr(estimator, name)}
-    attributes["layer_units"] = [int(u) for u in estimator._layer_units]
-    if hasattr(estimator, "loss_curve_"):
-        arrays["loss_curve"] = np.asarray(estimator.loss_curve_, dtype=np.float64)
-    if getattr(estimator, "validation_scores_", None) is not None:
-        arrays["validation_scores"] = np.asarray(estimator.validation_scores_, dtype=np.float64)
-    if hasattr(estimator, "feature_names_in_"):
-        arrays["feature_names"] = _plain_array(estimator.feature_names_in_)
-    if isinstance(estimator, MLPClassifier):
-        arrays["classes"] = _plain_array(estimator.classes_)
-        attributes["target_type"] = estimator._label_binarizer.y_type_
-    optimizer = getattr(estimator, "_optimizer", None)
-    if optimizer is not None:
-        arrays["optimizer_state"] = optimizer.state
-        arrays["optimizer_step_count"] = optimizer.step_count
-        attributes["optimizer_learning_rate"] = optimizer.learning_rate
+    history = state["history"]
+    attributes = {"n_features_in_": int(state["n_features_in_"]), "n_outputs_": units[-1],
+                  "n_layers_": len(units), "out_activation_": network.out_activation,
+                  "layer_units": units}
+    attributes.update({name: _json_value(history[name]) for name in _HISTORY_SCALARS
+                       if name in history})
+    if "loss_curve_" in history:
+        arrays["loss_curve"] = np.asarray(history["loss_curve_"], dtype=np.float64)
+    if history.get("validation_scores_") is not None:
+        arrays["validation_scores"] = np.asarray(history["validation_scores_"], dtype=np.float64)
+    if state["feature_names_in_"] is not None:
+        arrays["feature_names"] = _plain_array(state["feature_names_in_"])
+    if "classes_" in state:
+        arrays["classes"] = _plain_array(state["classes_"])
+        attributes["target_type"] = state["target_type"]
+    if state["optimizer"] is not None:
+        arrays["optimizer_state"] = state["optimizer"]["state"]
+        arrays["optimizer_step_count"] = state["optimizer"]["step_count"]
+        attributes["optimizer_learning_rate"] = state["optimizer"]["learning_rate"]
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
         "params": {k: _json_value(v) for k, v in estimator.get_params().items()},
         "attributes": attributes,
-        "dtype": str(estimator.coefs_[0].dtype),
+        "dtype": str(network.dtype),
         "metrics": metrics or {},
         "versions": {"fastbp": __version__, "numpy": np.__version__,
                      "scikit-learn": sklearn.__version__, "python": platform.python_version()},
@@ -165,11 +170,8 @@ def load(path):
         If the file is missing, truncated, corrupted, not a fastbp model, or
         written in a newer format.
     """
-    from sklearn.preprocessing import LabelBinarizer
-
     from . import MLPClassifier, MLPRegressor
-    from ._optim import StochasticOptimizer
-    from ._params import Layout
+    from ._network import Network
 
     metadata, arrays = _open(path)
     try:
@@ -177,50 +179,27 @@ def load(path):
             metadata["estimator"]]
         attributes = metadata["attributes"]
         units = [int(u) for u in attributes["layer_units"]]
-        layout = Layout.from_units(units)
-        dtype = np.dtype(metadata["dtype"])
-        coefs, intercepts = [], []
-        for l in range(len(units) - 1):
-            coef, intercept = arrays[f"coef_{l}"], arrays[f"intercept_{l}"]
-            if coef.shape != layout.coef_shape(l) or intercept.shape != (units[l + 1],):
-                raise ValueError(f"layer {l} has weights of shape {coef.shape} and "
-                                 f"{intercept.shape} for layer sizes {units}")
-            coefs.append(coef.astype(dtype, copy=False))
-            intercepts.append(intercept.astype(dtype, copy=False))
         params = {k: (tuple(v) if k == "hidden_layer_sizes" else v)
                   for k, v in metadata["params"].items()}
-        estimator = Estimator(**params)
+        n_layers = len(units) - 1
+        network = Network.from_arrays(
+            units, [arrays[f"coef_{l}"] for l in range(n_layers)],
+            [arrays[f"intercept_{l}"] for l in range(n_layers)], params["activation"],
+            attributes["out_activation_"], np.dtype(metadata["dtype"]))
+        history = {name: attributes[name] for name in _HISTORY_SCALARS if name in attributes}
+        if "loss_curve" in arrays:
+            history["loss_curve_"] = arrays["loss_curve"].tolist()
+            history["validation_scores_"] = (arrays["validation_scores"].tolist()
+                                             if "validation_scores" in arrays else None)
+        state = {"network": network, "n_features_in_": attributes["n_features_in_"],
+                 "feature_names_in_": arrays.get("feature_names"), "history": history,
+                 "optimizer": None}
+        if Estimator is MLPClassifier:
+            state.update(classes_=arrays["classes"], target_type=attributes["target_type"])
+        if "optimizer_state" in arrays:
+            state["optimizer"] = {"state": arrays["optimizer_state"],
+                                  "step_count": arrays["optimizer_step_count"],
+                                  "learning_rate": attributes["optimizer_learning_rate"]}
+        return Estimator._from_fitted_state(params, state)
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: the model file is inconsistent: {error}") from None
-
-    for name in _SCALAR_ATTRIBUTES:
-        if name in attributes:
-            setattr(estimator, name, attributes[name])
-    estimator._layer_units = units
-    estimator._layout_cache = layout
-    estimator._set_params_buffer(layout.pack(coefs, intercepts, dtype))
-    if "loss_curve" in arrays:
-        estimator.loss_curve_ = arrays["loss_curve"].tolist()
-        estimator.validation_scores_ = (arrays["validation_scores"].tolist()
-                                        if "validation_scores" in arrays else None)
-        estimator._no_improvement_count = 0
-    if "feature_names" in arrays:
-        estimator.feature_names_in_ = arrays["feature_names"].astype(object)
-    if Estimator is MLPClassifier:
-        binarizer = LabelBinarizer()
-        binarizer.classes_ = arrays["classes"]
-        binarizer.y_type_ = attributes["target_type"]
-        binarizer.sparse_input_ = False
-        estimator._label_binarizer = binarizer
-        estimator.classes_ = binarizer.classes_
-    if "optimizer_state" in arrays and estimator.solver in ("sgd", "adam"):
-        optimizer = StochasticOptimizer(
-            estimator.solver, layout.n_params, dtype, estimator.learning_rate_init,
-            estimator.learning_rate, estimator.momentum, estimator.nesterovs_momentum,
-            estimator.power_t, estimator.beta_1, estimator.beta_2, estimator.epsilon)
-        if arrays["optimizer_state"].shape == optimizer.state.shape:
-            optimizer.state = arrays["optimizer_state"].astype(dtype)
-            optimizer.step_count = arrays["optimizer_step_count"].astype(np.int64)
-            optimizer.learning_rate = float(attributes["optimizer_learning_rate"])
-            estimator._optimizer = optimizer
-    return estimator

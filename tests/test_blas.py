@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _blas, _kernels
+from fastbp import _kernels
+from fastbp._kernels import blas as _blas
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -45,101 +45,6 @@ def test_partial_fit_unseen_classes(small_digits):
         clf.partial_fit(X[:5], np.array([0, 1, 2, 3, 11]))
 
 
-@pytest.mark.parametrize("n_classes", [2, 10])
-def test_partial_fit_plain_input_trains_as_validated_input(small_digits, n_classes):
-    """ndarray X and integer y skip validate_data in partial_fit; a list takes the
-    full path. Both must train the very same model, and bad plain input must still
-    get scikit-learn's errors."""
-    X, y = small_digits
-    keep = y < n_classes
-    X, y = X[keep], y[keep]
-    plain = MLPClassifier(hidden_layer_sizes=(16,), random_state=0)
-    listed = MLPClassifier(hidden_layer_sizes=(16,), random_state=0)
-    classes = np.arange(n_classes)
-    for start in range(0, X.shape[0], 50):
-        rows = slice(start, start + 50)
-        plain.partial_fit(X[rows], y[rows], classes=classes)
-        listed.partial_fit(X[rows].tolist(), y[rows].tolist(), classes=classes)
-    for a, b in zip(plain.coefs_ + plain.intercepts_, listed.coefs_ + listed.intercepts_):
-        np.testing.assert_array_equal(a, b)
-    assert plain.loss_curve_ == listed.loss_curve_
-    bad = X[:5].copy()
-    bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="Input X contains NaN"):
-        plain.partial_fit(bad, y[:5])
-    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 64"):
-        plain.partial_fit(X[:5, :3], y[:5])
-    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
-        plain.partial_fit(X[:5], y[:4])
-
-
-def test_partial_fit_plain_input_trains_as_validated_input_regressor(rng):
-    X = rng.normal(size=(200, 6))
-    Y = X[:, :2] @ rng.normal(size=(2, 2))
-    plain = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
-    listed = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
-    for start in range(0, 200, 40):
-        rows = slice(start, start + 40)
-        plain.partial_fit(X[rows], Y[rows])
-        listed.partial_fit(X[rows].tolist(), Y[rows].tolist())
-    for a, b in zip(plain.coefs_ + plain.intercepts_, listed.coefs_ + listed.intercepts_):
-        np.testing.assert_array_equal(a, b)
-    bad = Y[:5].copy()
-    bad[1, 1] = np.inf
-    with pytest.raises(ValueError, match="Input y contains infinity"):
-        plain.partial_fit(X[:5], bad)
-
-
-def test_plain_input_finiteness_check_is_exact_and_quiet():
-    """The fast paths' finiteness test. Small arrays are tested element by
-    element and large contiguous ones by a compiled pass, so huge finite
-    values pass; strided large ones by a sum, where a result that overflows
-    sends the caller to full validation, without a RuntimeWarning. NaN and
-    ±inf never pass, at either size or layout."""
-    from fastbp._estimators import _FINITE_ELEMENTWISE_MAX, _all_finite
-
-    huge = np.finfo(np.float32).max
-    small_shape = (3, 4)
-    large_shape = (_FINITE_ELEMENTWISE_MAX // 4 + 1, 4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert _all_finite(np.full(small_shape, huge, dtype=np.float32))
-        assert _all_finite(np.full(large_shape, huge, dtype=np.float32))
-        assert _all_finite(np.full(large_shape, -huge, dtype=np.float32).T)
-        assert not _all_finite(np.full((large_shape[0], 8), huge, dtype=np.float32)[:, ::2])
-        for shape in (small_shape, large_shape):
-            c_order, f_order = np.ones(shape), np.ones(shape, order="F")
-            strided = np.ones((shape[0], 2 * shape[1]))[:, ::2]
-            for x in (c_order, f_order, strided, -c_order):
-                assert _all_finite(x)
-                for bad in (np.nan, np.inf, -np.inf):
-                    x[1, 2] = bad
-                    assert not _all_finite(x)
-                    x[1, 2] = 1.0
-
-
-@pytest.mark.parametrize("n_jobs", [None, 1])
-@pytest.mark.parametrize("fit_dtype", [np.float64, np.float32])
-def test_predict_plain_input_matches_validated_input(small_digits, fit_dtype, n_jobs):
-    """predict / predict_proba's plain-input path (no validate_data, shared
-    CSR placeholders, no thread-limit context for n_jobs=None) gives exactly
-    what the validated path gives for the same float64 values (lists, Fortran
-    order, a float32 model given float64 X), and one row at a time what the
-    batch gives to rounding."""
-    X, y = small_digits
-    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0,
-                        n_jobs=n_jobs).fit(X.astype(fit_dtype), y)
-    X_test = X[:40].astype(np.float64)
-    proba = clf.predict_proba(X_test.tolist())  # validated path
-    assert proba.dtype == np.float64
-    np.testing.assert_array_equal(clf.predict_proba(X_test), proba)
-    np.testing.assert_array_equal(clf.predict_proba(np.asfortranarray(X_test)), proba)
-    np.testing.assert_array_equal(clf.predict(X_test), clf.classes_[proba.argmax(axis=1)])
-    for i in (0, 17, 39):  # one row: BLAS may round a 1-row product differently
-        np.testing.assert_allclose(clf.predict_proba(X_test[i : i + 1]), proba[i : i + 1],
-                                   rtol=1e-12, atol=1e-15)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_predictions_do_not_depend_on_where_the_input_lives(digits, dtype):
     """Prediction reads X's rows in place (no copy into a workspace), so BLAS
@@ -538,29 +443,6 @@ def test_every_input_form_gives_the_same_prediction(rng):
         np.testing.assert_allclose(reg.predict(form), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_label_decoding_equals_label_binarizer(n_classes, rng):
-    X = rng.normal(size=(200, 3))
-    y = rng.choice(np.array(["x", "y", "z"])[:n_classes], 200)
-    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
-    outputs = clf._forward_pass_fast(X)
-    if clf.n_outputs_ == 1:
-        outputs = outputs.ravel()
-    np.testing.assert_array_equal(clf.predict(X), clf._label_binarizer.inverse_transform(outputs))
-
-
-@pytest.mark.parametrize("labels", [["a", "b"], ["a", "b", "c"], [3, 7, 11, 20]])
-def test_target_indicator_equals_label_binarizer(labels, rng):
-    y = rng.choice(np.array(labels), 100)
-    clf = MLPClassifier(hidden_layer_sizes=(3,), max_iter=1).fit(rng.normal(size=(100, 2)), y)
-    np.testing.assert_array_equal(clf._indicator(y),
-                                  clf._label_binarizer.transform(y).astype(bool))
-    partial = MLPClassifier(hidden_layer_sizes=(3,)).partial_fit(
-        rng.normal(size=(10, 2)), y[:10], classes=np.array(labels))
-    np.testing.assert_array_equal(partial._indicator(y[:10]),
-                                  partial._label_binarizer.transform(y[:10]).astype(bool))
-
-
 # --------------------------------------------------------------------------
 # The scikit-learn ecosystem
 # --------------------------------------------------------------------------
@@ -620,14 +502,11 @@ def test_n_jobs_sets_training_threads_and_restores_them(n_jobs, small_digits):
     before_blas = [p["num_threads"] for p in threadpool_info()]
     seen = {}
 
-    class Spy(MLPClassifier):
-        def _update_no_improvement_count(self, *args):
-            seen["numba"] = numba.get_num_threads()
-            seen["blas"] = {p["num_threads"] for p in threadpool_info()
-                            if p["user_api"] == "blas"}
-            return super()._update_no_improvement_count(*args)
+    def spy(est, info):  # called after each epoch, inside fit
+        seen["numba"] = numba.get_num_threads()
+        seen["blas"] = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
 
-    Spy(hidden_layer_sizes=(5,), max_iter=2, n_jobs=n_jobs).fit(X, y)
+    MLPClassifier(hidden_layer_sizes=(5,), max_iter=2, n_jobs=n_jobs, callbacks=[spy]).fit(X, y)
     assert seen == {"numba": min(n_jobs, numba.config.NUMBA_NUM_THREADS), "blas": {1}}
     assert numba.get_num_threads() == before_numba
     assert [p["num_threads"] for p in threadpool_info()] == before_blas
@@ -713,7 +592,6 @@ def test_failed_training_warns(small_digits):
 
 
 def test_healthy_training_does_not_warn_of_failure(small_digits):
-    import warnings
 
     X, y = small_digits
     with warnings.catch_warnings():

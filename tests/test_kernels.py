@@ -11,7 +11,8 @@ import pytest
 import scipy.sparse as sp
 
 from fastbp import _kernels
-from fastbp._params import Layout
+from fastbp._kernels import KernelObjective, KernelOptimizer, KernelTargets
+from fastbp._network import Layout
 
 from . import reference
 
@@ -42,17 +43,19 @@ def make_problem(out, dtype, n_samples=23, n_features=5, hidden=(4, 3), seed=0):
 
 
 def kernel_input(X, sparse):
-    """Arguments (X, data, indices, indptr, is_sparse) as the estimators pass them."""
+    """KernelData (X, data, indices, indptr, is_sparse), built here independently."""
     if sparse:
         csr = sp.csr_matrix(X)
-        return (np.empty((0, X.shape[1]), X.dtype), csr.data, csr.indices.astype(np.int64),
-                csr.indptr.astype(np.int64), True)
-    return (X, np.empty(0, X.dtype), np.empty(0, np.int64), np.zeros(1, np.int64), False)
+        return _kernels.KernelData(np.empty((0, X.shape[1]), X.dtype), csr.data,
+                                   csr.indices.astype(np.int64), csr.indptr.astype(np.int64),
+                                   True)
+    return _kernels.KernelData(X, np.empty(0, X.dtype), np.empty(0, np.int64),
+                               np.zeros(1, np.int64), False)
 
 
 def model_args(layout, theta, hidden, out):
-    return (theta, layout.units, layout.coef_off, layout.int_off,
-            _kernels.ACTIVATION_CODES[hidden], _kernels.ACTIVATION_CODES[out])
+    return _kernels.KernelNetwork(theta, layout.units, layout.coef_off, layout.int_off,
+                                  _kernels.ACTIVATION_CODES[hidden], _kernels.ACTIVATION_CODES[out])
 
 
 def as64(arrays):
@@ -77,8 +80,8 @@ def test_forward_activations_equal_reference(hidden, out, dtype, in_place):
     n = X_batch.shape[0]
     row_off = _kernels.workspace_offsets(layout.units, n)
     acts = np.empty(row_off[-1], dtype=dtype)
-    _kernels.forward_pass(*kernel_input(X, False), np.arange(3, 20),
-                          *model_args(layout, theta, hidden, out), acts, row_off, in_place)
+    _kernels.forward_pass(kernel_input(X, False), np.arange(3, 20),
+                          model_args(layout, theta, hidden, out), acts, row_off, in_place)
     for l in range(1, len(layout.units)):
         block = acts[row_off[l] : row_off[l] + n * layout.units[l]].reshape(n, -1)
         np.testing.assert_allclose(block, z_ref[l].T, **TOL[dtype])
@@ -92,8 +95,8 @@ def test_predict_outputs_equal_reference(hidden, out, dtype, sparse):
     _, z_ref = reference.forward(as64(coefs), as64(intercepts), X.astype(float), hidden, out)
     out_arr = np.empty((X.shape[0], layout.units[-1]), dtype=dtype)
     # chunk of 5 rows: several chunks and a ragged last one
-    _kernels.predict_outputs(*kernel_input(X, sparse), *model_args(layout, theta, hidden, out),
-                             5, out_arr)
+    _kernels.predict_outputs(kernel_input(X, sparse), model_args(layout, theta, hidden, out), 5,
+                             out_arr)
     np.testing.assert_allclose(out_arr, z_ref[-1].T, **TOL[dtype])
 
 
@@ -109,8 +112,8 @@ def test_deltas_equal_reference(hidden, out, dtype):
     acts = np.empty(row_off[-1], dtype=dtype)
     deltas = np.empty(row_off[-1], dtype=dtype)
     grad = np.empty(layout.n_params, dtype=dtype)
-    _kernels.batch_loss_gradient(*kernel_input(X, False), T, sw, np.arange(n),
-                                 *model_args(layout, theta, hidden, out), 1e-16, acts, deltas,
+    _kernels.batch_loss_gradient(kernel_input(X, False), KernelTargets(T, sw), np.arange(n),
+                                 model_args(layout, theta, hidden, out), 1e-16, acts, deltas,
                                  row_off, grad)
     for l in range(1, len(layout.units)):
         block = deltas[row_off[l] : row_off[l] + n * layout.units[l]].reshape(n, -1)
@@ -136,9 +139,9 @@ def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threa
         hidden, out)
     grad = np.empty(layout.n_params, dtype=dtype)
     eps = float(np.finfo(dtype).eps)
-    loss = OBJECTIVES[variant](*kernel_input(X, sparse), T, sw,
-                               *model_args(layout, theta, hidden, out), alpha, eps, 7,
-                               n_threads, 1.0, grad)
+    loss = OBJECTIVES[variant](kernel_input(X, sparse), KernelTargets(T, sw),
+                               model_args(layout, theta, hidden, out),
+                               KernelObjective(alpha, eps, 1.0), 7, n_threads, grad)
     np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
     gW, gb = layout.views(grad)
     for got, want in zip(gW + gb, gW_ref + gb_ref):
@@ -157,11 +160,11 @@ def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, spars
     bounds = np.linspace(0, n_batches, runs + 1).astype(int) * batch
     total = 0.0
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        total = kernel(
-            *kernel_input(X, sparse), T, sw, order[lo:hi], batch,
-            *model_args(layout, theta, hidden, out), hyper["alpha"], eps, code, hyper["lr"],
-            hyper["momentum"], hyper["nesterov"], 0.9, 0.999, 1e-8, state, steps, n_threads,
-            1.0, total)
+        optimizer = KernelOptimizer(code, hyper["lr"], hyper["momentum"], hyper["nesterov"], 0.9,
+                                    0.999, 1e-8, state, steps)
+        total = kernel(kernel_input(X, sparse), KernelTargets(T, sw), order[lo:hi], batch,
+                       model_args(layout, theta, hidden, out),
+                       KernelObjective(hyper["alpha"], eps, 1.0), optimizer, n_threads, total)
     return total / len(order), steps[0]
 
 
@@ -246,8 +249,9 @@ def test_serial_twin_and_split_epochs_give_the_parallel_kernels_bits(n_slices, d
     # and the objective's twins agree to the bit as well
     layout, theta, X, T, sw = make_problem("softmax", dtype, n_samples=41)
     grads = [np.empty(layout.n_params, dtype=dtype) for _ in range(2)]
-    losses = [kernel(*kernel_input(X, False), T, sw, *model_args(layout, theta, "tanh", "softmax"),
-                     0.1, 1e-7, 5, n_slices, 1.0, grad)
+    losses = [kernel(kernel_input(X, False), KernelTargets(T, sw),
+                     model_args(layout, theta, "tanh", "softmax"), KernelObjective(0.1, 1e-7, 1.0),
+                     5, n_slices, grad)
               for kernel, grad in zip(OBJECTIVES.values(), grads)]
     assert losses[0] == losses[1]
     assert grads[0].tobytes() == grads[1].tobytes()
@@ -274,9 +278,9 @@ def test_no_hidden_layer_network_equals_reference():
     loss_ref, gW_ref, gb_ref, _ = reference.loss_and_gradient(coefs, intercepts, X, T, sw, 0.1,
                                                               "relu", "softmax")
     grad = np.empty(layout.n_params)
-    loss = _kernels.full_loss_gradient(*kernel_input(X, False), T, sw,
-                                       *model_args(layout, theta, "relu", "softmax"), 0.1, 1e-16,
-                                       64, 1, 1.0, grad)
+    loss = _kernels.full_loss_gradient(kernel_input(X, False), KernelTargets(T, sw),
+                                       model_args(layout, theta, "relu", "softmax"),
+                                       KernelObjective(0.1, 1e-16, 1.0), 64, 1, grad)
     assert np.isclose(loss, loss_ref, rtol=1e-12)
     gW, gb = layout.views(grad)
     np.testing.assert_allclose(gW[0], gW_ref[0], rtol=1e-10)

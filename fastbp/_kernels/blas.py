@@ -2,7 +2,7 @@
 
 The kernels call ``fastbp_sgemm`` / ``fastbp_dgemm`` (Fortran ``?gemm``
 calling convention) by name; this module binds those names, once per process
-and before any kernel is loaded, to one of:
+and before any kernel is loaded (``bind``, called by ``batch.py``), to one of:
 
 - ``openblas``: SciPy's BLAS (OpenBLAS in SciPy's wheels), the same library
   ``numba``'s own ``np.dot`` uses. Always available.
@@ -79,7 +79,10 @@ def _load_mkl(path):
             ctypes.cast(lib.dgemm_, ctypes.c_void_p).value), None
 
 
-def _bind():
+def bind():
+    """Bind fastbp_sgemm / fastbp_dgemm for the kernels, once per process."""
+    if _backend:
+        return
     choice = os.environ.get("FASTBP_BLAS", "auto").strip().lower() or "auto"
     if choice not in _CHOICES:
         raise ImportError(f"FASTBP_BLAS={choice!r} is not one of {', '.join(_CHOICES)}")
@@ -113,7 +116,5 @@ def blas_info():
         ``requested`` (the ``FASTBP_BLAS`` setting) and ``note`` (why MKL is
         not in use, when it is not; else None).
     """
+    bind()
     return dict(_backend)
-
-
-_bind()

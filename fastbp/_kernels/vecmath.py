@@ -21,9 +21,7 @@ results, rounded once at the store, are correctly rounded almost always.
 Overflow gives inf, underflow 0, and NaN stays NaN, as with NumPy. Callers
 must compile with error_model="numpy" (Python's checks for division by zero
 keep a loop scalar) and without fastmath 'reassoc' (the scaling by 2^k relies
-on its order). Numba's on-disk cache keys the kernels on the text of
-_kernels.py alone: after editing this file, put its new SHA-256 digest in
-_kernels._VECMATH_SHA256 (tests/test_vecmath.py fails until then).
+on its order).
 """
 
 import numpy as np
@@ -31,7 +29,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-_INLINE = dict(cache=True, nogil=True, error_model="numpy", inline="always")
+from .jit import INLINE
+
 
 LOG2_E = 1.4426950408889634
 # ln 2 split so that k · LN2_HI is exact for |k| < 2¹¹ (fdlibm's constants)
@@ -56,13 +55,13 @@ def _float64_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-@njit(**_INLINE)
+@njit(**INLINE)
 def _pow2(k):
     """2^k for an integer k in [−1022, 1023], from its exponent bits."""
     return _float64_from_bits((k + 1023) << 52)
 
 
-@njit(**_INLINE)
+@njit(**INLINE)
 def _reduce(x):
     """(q, k) with e^x = 2^k (1 + q), for x a float64 (NaN gives q = NaN, k = 0)."""
     # Comparisons that are False for NaN, so NaN passes through the clamps.
@@ -89,7 +88,7 @@ def _reduce(x):
     return q, np.int64(kf)
 
 
-@njit(**_INLINE)
+@njit(**INLINE)
 def exp(x):
     """e^x in float64."""
     q, k = _reduce(np.float64(x))
@@ -99,7 +98,7 @@ def exp(x):
     return (1.0 + q) * _pow2(k_half) * _pow2(k - k_half)
 
 
-@njit(**_INLINE)
+@njit(**INLINE)
 def _expm1_nonpositive(x):
     """e^x − 1 for x ≤ 0 (or NaN), accurate also near 0 where e^x − 1 ≈ x."""
     q, k = _reduce(np.float64(x))
@@ -108,7 +107,7 @@ def _expm1_nonpositive(x):
     return q if k == 0 else scaled
 
 
-@njit(**_INLINE)
+@njit(**INLINE)
 def tanh(x):
     """tanh x = −t / (2 + t) with t = e^{−2|x|} − 1, and the sign of x."""
     a = np.float64(x)
@@ -117,7 +116,7 @@ def tanh(x):
     return np.copysign(y, a)  # odd, and tanh(−0) = −0
 
 
-@njit(**_INLINE)
+@njit(**INLINE)
 def logistic(x):
     """σ(x) = 1 / (1 + e^{−x}), through e^{−|x|} ≤ 1 so nothing overflows."""
     a = np.float64(x)

@@ -1,0 +1,37 @@
+"""Compiled maths of fastbp: the layered δ-recursion as Numba kernels.
+
+One folder, one concern each:
+
+- ``jit``: the Numba options, and a compile-cache key covering every file here;
+- ``blas``: which BLAS ``?gemm`` the products call (OpenBLAS from SciPy, or MKL);
+- ``vecmath``: exp, tanh and the logistic function in a form LLVM vectorises;
+- ``activations``: each activation beside its derivative, the output loss;
+- ``batch``: products, forward pass and δ-recursion of one batch;
+- ``optimizer``: sgd and adam steps on the flat parameter buffer;
+- ``calls``: the kernels Python calls (an epoch, the full-batch objective,
+  prediction) and their serial twins;
+- ``args``: the argument groups those kernels take.
+
+Parameters live in one flat buffer ``theta`` laid out as ``[W⁰, W¹, …, b⁰, b¹,
+…]`` (scikit-learn's ``_pack`` order, see ``fastbp._network``); gradients and
+optimizer states use the same layout, so an optimizer step is a single pass.
+"""
+
+from .activations import (ACTIVATION_CODES, EXP, IDENTITY, LOGISTIC, RELU, SOFTMAX, TANH,
+                          activate, multiply_by_derivative, output_delta_and_loss)
+from .args import KernelData, KernelNetwork, KernelObjective, KernelOptimizer, KernelTargets
+from .batch import (backward_pass, batch_loss_gradient, finish_gradient, forward_pass, gemm,
+                    workspace_offsets)
+from .calls import (all_finite, full_loss_gradient, full_loss_gradient_serial,
+                    predict_outputs, predict_outputs_parallel, train_epoch, train_epoch_serial)
+from .optimizer import SOLVER_ADAM, SOLVER_SGD
+
+__all__ = [
+    "ACTIVATION_CODES", "EXP", "IDENTITY", "LOGISTIC", "RELU", "SOFTMAX", "TANH",
+    "SOLVER_ADAM", "SOLVER_SGD", "KernelData", "KernelNetwork", "KernelObjective",
+    "KernelOptimizer", "KernelTargets", "activate", "all_finite", "backward_pass",
+    "batch_loss_gradient", "finish_gradient", "forward_pass", "full_loss_gradient",
+    "full_loss_gradient_serial", "gemm", "multiply_by_derivative", "output_delta_and_loss",
+    "predict_outputs", "predict_outputs_parallel", "train_epoch", "train_epoch_serial",
+    "workspace_offsets",
+]

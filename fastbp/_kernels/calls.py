@@ -1,0 +1,262 @@
+"""The kernels Python calls: one epoch, the full-batch objective, prediction.
+
+Training splits each batch's rows into ``n_slices`` fixed slices (prange),
+each with its own workspace and gradient buffer, and calls BLAS on its
+slice: the estimators limit BLAS to one thread meanwhile, so exactly one
+pool of threads runs (two spinning pools on the same cores starve each other).
+The result depends on n_slices only: any number of threads may run the
+slices, and each kernel's serial twin (below) computes the same numbers.
+
+Every kernel here takes contiguous arrays, scalars and the argument groups of
+``args.py``; the estimators validate every shape before calling.
+"""
+
+from types import FunctionType
+
+import numpy as np
+from numba import njit, prange
+
+from .batch import batch_loss_gradient, finish_gradient, forward_pass, layer_rows, \
+    workspace_offsets
+from .jit import JIT, PARALLEL, VECTOR
+from .optimizer import StepScalars, optimizer_prepare, optimizer_range_step
+
+
+@njit(**JIT)
+def _thread_rows(n_rows, n_slices, t):
+    """[lo, hi): the t-th of n_slices near-equal slices of n_rows rows."""
+    return t * n_rows // n_slices, (t + 1) * n_rows // n_slices
+
+
+@njit(**PARALLEL)
+def train_epoch(data, targets, order, batch_size, net, objective, opt, n_slices, loss_start):
+    """Minibatch training over ``order``, entirely compiled.
+
+    Batches are consecutive slices of ``order`` (the epoch's sample order,
+    shuffled by the caller with the estimator's random state, or a run of
+    whole batches of it: an epoch may be trained in several calls with the
+    same result). Each batch: forward pass and δ-recursion over its rows
+    split into ``n_slices`` slices, then one optimizer step. As in
+    scikit-learn, the batch objective is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
+
+    Parameters
+    ----------
+    data : KernelData
+    targets : KernelTargets
+    order : ndarray of shape (n_rows,)
+        Sample indices, batch after batch.
+    batch_size : int
+    net : KernelNetwork
+        ``net.theta`` is updated in place.
+    objective : KernelObjective
+        ``loss_scale`` multiplies the data part of the reported loss only (1 /
+        n_outputs for multi-output squared error, scikit-learn's mean over
+        outputs); the gradient is always that of the objective above.
+    opt : KernelOptimizer
+        Its state and step count are updated in place.
+    n_slices : int
+    loss_start : float
+        Added to the returned sum (an epoch run in several calls).
+
+    Returns
+    -------
+    loss_sum : float
+        ``loss_start`` plus, batch by batch, (batch loss × batch size); over
+        a whole epoch, divide by n for loss_.
+    """
+    theta = net.theta
+    sw = targets.sw
+    alpha = objective.alpha
+    n = order.shape[0]
+    n_params = theta.shape[0]
+    n_coefs = net.int_off[0]
+    rows_per_slice = (batch_size + n_slices - 1) // n_slices
+    row_off = workspace_offsets(net.units, rows_per_slice)
+    acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    deltas = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    raws = np.empty((n_slices, n_params), dtype=theta.dtype)
+    slice_loss = np.zeros(n_slices)
+    partial_norms = np.zeros(n_slices)
+    loss_sum = loss_start
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        rows = order[start:stop]
+        sw_sum = 0.0
+        for i in range(rows.shape[0]):
+            sw_sum += sw[rows[i]]
+        if sw_sum <= 0:
+            continue  # a batch of zero total weight carries no gradient
+        for t in prange(n_slices):
+            lo, hi = _thread_rows(stop - start, n_slices, t)
+            if lo == hi:
+                raws[t, :] = 0
+                slice_loss[t] = 0.0
+            else:
+                slice_loss[t] = batch_loss_gradient(data, targets, rows[lo:hi], net,
+                                                    objective.clip_eps, acts[t], deltas[t],
+                                                    row_off, raws[t])
+        weighted_loss = 0.0
+        for t in range(n_slices):
+            weighted_loss += slice_loss[t]
+        step = StepScalars(*optimizer_prepare(alpha, sw_sum, opt, theta))
+        for c in prange(n_slices):
+            partial_norms[c] = optimizer_range_step(c, n_slices, raws, theta, n_coefs, opt, step)
+        squared_norm = 0.0
+        for c in range(n_slices):
+            squared_norm += partial_norms[c]  # weights only, in a fixed order
+        batch_loss = (weighted_loss * objective.loss_scale + 0.5 * alpha * squared_norm) / sw_sum
+        loss_sum += batch_loss * (stop - start)
+    return loss_sum
+
+
+@njit(**PARALLEL)
+def full_loss_gradient(data, targets, net, objective, chunk_size, n_slices, grad):
+    """The full-batch objective and its gradient, in chunks of rows.
+
+    J(θ) = Σᵢ sᵢℓᵢ / Σsᵢ + ½α‖W‖² / Σsᵢ, summed chunk by chunk so memory stays
+    O(n_slices × chunk_size × width) whatever n_samples is. Slice t takes
+    chunks t, t + n_slices, …; the per-slice sums are added in slice order.
+
+    Parameters
+    ----------
+    data : KernelData
+    targets : KernelTargets
+    net : KernelNetwork
+    objective : KernelObjective
+        ``loss_scale`` multiplies the data part of the returned loss only (see
+        ``train_epoch``); 1 gives J(θ) itself.
+    chunk_size, n_slices : int
+    grad : ndarray of shape (n_params,)
+        Output: ∇J(θ), laid out like theta.
+
+    Returns
+    -------
+    loss : float
+        J(θ) (with ``loss_scale`` 1).
+    """
+    theta = net.theta
+    sw = targets.sw
+    n = targets.Y.shape[0]
+    n_params = theta.shape[0]
+    chunk_size = max(1, min(chunk_size, (n + n_slices - 1) // n_slices))
+    n_chunks = (n + chunk_size - 1) // chunk_size
+    row_off = workspace_offsets(net.units, chunk_size)
+    acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    deltas = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    raws = np.empty((n_slices, n_params), dtype=theta.dtype)
+    totals = np.zeros((n_slices, n_params))
+    slice_loss = np.zeros(n_slices)
+    order = np.arange(n)
+    for t in prange(n_slices):
+        for c in range(t, n_chunks, n_slices):
+            start = c * chunk_size
+            stop = min(start + chunk_size, n)
+            slice_loss[t] += batch_loss_gradient(data, targets, order[start:stop], net,
+                                                 objective.clip_eps, acts[t], deltas[t],
+                                                 row_off, raws[t])
+            total = totals[t]
+            raw = raws[t]
+            for k in range(n_params):
+                total[k] += raw[k]
+    weighted_loss = 0.0
+    sw_sum = 0.0
+    for i in range(n):
+        sw_sum += sw[i]
+    for t in range(1, n_slices):
+        for k in range(n_params):
+            totals[0, k] += totals[t, k]
+    for t in range(n_slices):
+        weighted_loss += slice_loss[t]
+    alpha = objective.alpha
+    squared_norm = finish_gradient(totals[0], theta, net.int_off[0], alpha, sw_sum, grad)
+    return (weighted_loss * objective.loss_scale + 0.5 * alpha * squared_norm) / sw_sum
+
+
+@njit(**JIT)
+def _predict_chunk(data, start, stop, net, acts, row_off, out):
+    """Forward pass of rows [start, stop) into out[start:stop]."""
+    rows = np.arange(start, stop)
+    forward_pass(data, rows, net, acts, row_off, True)
+    out[start:stop] = layer_rows(acts, net.units, row_off, net.units.shape[0] - 1, stop - start)
+
+
+@njit(**JIT)
+def predict_outputs(data, net, chunk_size, out):
+    """Network outputs ŷ for every sample, chunk by chunk, on the calling thread.
+
+    For few rows (latency), and safe to call from any number of Python
+    threads at once.
+
+    Parameters
+    ----------
+    data : KernelData
+    net : KernelNetwork
+    chunk_size : int
+    out : ndarray of shape (n_samples, n_outputs)
+        Output, overwritten.
+    """
+    n = out.shape[0]
+    chunk_size = max(1, min(chunk_size, n))
+    row_off = workspace_offsets(net.units, chunk_size)
+    acts = np.empty(row_off[-1], dtype=net.theta.dtype)
+    for start in range(0, n, chunk_size):
+        _predict_chunk(data, start, min(start + chunk_size, n), net, acts, row_off, out)
+
+
+@njit(**PARALLEL)
+def predict_outputs_parallel(data, net, chunk_size, n_slices, out):
+    """``predict_outputs`` with chunks spread over ``n_slices`` parallel slices.
+
+    Slice t takes chunks t, t + n_slices, …, each with its own workspace;
+    the caller holds BLAS at one thread meanwhile (see ``train_epoch``).
+    """
+    n = out.shape[0]
+    chunk_size = max(1, min(chunk_size, n))
+    n_chunks = (n + chunk_size - 1) // chunk_size
+    row_off = workspace_offsets(net.units, chunk_size)
+    acts = np.empty((n_slices, row_off[-1]), dtype=net.theta.dtype)
+    for t in prange(n_slices):
+        for c in range(t, n_chunks, n_slices):
+            _predict_chunk(data, c * chunk_size, min((c + 1) * chunk_size, n), net, acts[t],
+                           row_off, out)
+
+
+@njit(**VECTOR)
+def all_finite(a):
+    """Whether the 1-D array ``a`` holds no NaN or ±inf, on the calling thread.
+
+    x − x is 0 for finite x and NaN otherwise; the sum over a block of 4,096
+    is NaN exactly when the block has a non-finite element (x − x never
+    overflows). Memory-bound and vectorised; stops at the first bad block.
+    """
+    n = a.shape[0]
+    for start in range(0, n, 4096):
+        stop = min(start + 4096, n)
+        block = a[start] - a[start]
+        for i in range(start, stop):
+            block += a[i] - a[i]
+        if block != 0:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# Serial twins: the parallel kernels compiled without threads (prange runs
+# as range), from the same source, so they compute the same numbers for the
+# same n_slices. fastbp runs them where a thread pool must not or need not
+# run: one thread, off the main thread, in a forked child of a process whose
+# threading layer cannot fork (see _threads.py). Each has a name of its own,
+# so Numba's cache keeps it apart from its parallel original.
+# --------------------------------------------------------------------------
+def _serial_twin(kernel):
+    py_func = kernel.py_func
+    twin = FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__ + "_serial",
+                        py_func.__defaults__, py_func.__closure__)
+    twin.__qualname__ = py_func.__qualname__ + "_serial"
+    twin.__module__ = py_func.__module__
+    twin.__doc__ = f"``{py_func.__name__}`` on the calling thread only (same results)."
+    return njit(**JIT)(twin)
+
+
+train_epoch_serial = _serial_twin(train_epoch)
+full_loss_gradient_serial = _serial_twin(full_loss_gradient)
