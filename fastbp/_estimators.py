@@ -193,7 +193,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
         history = dict(state.get("history") or {})
         est._no_improvement_count = history.pop("no_improvement_count", 0)
         for name, value in history.items():
-            setattr(est, name, value)
+            # lists are copied: the estimator's history is its own (a Dask
+            # worker builds many estimators from one template's state)
+            setattr(est, name, list(value) if isinstance(value, list) else value)
         est.n_iter_ = getattr(est, "n_iter_", 0)
         est.t_ = getattr(est, "t_", 0)
         if state.get("optimizer") is not None and est.solver in _STOCHASTIC_SOLVERS:

@@ -229,9 +229,6 @@ class Network:
         return Network(self.layout, self.theta.astype(dtype), self.activation,
                        self.out_activation)
 
-    def copy(self):
-        return Network(self.layout, self.theta.copy(), self.activation, self.out_activation)
-
     def kernel_args(self, theta=None):
         """The kernels' ``KernelNetwork`` for this network (or for ``theta`` in its layout)."""
         layout = self.layout
