@@ -8,7 +8,6 @@ dask and pickle read and rebuild a model. The training loops are in
 policy in ``_threads``, the maths in ``_kernels``.
 """
 
-from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -227,24 +226,29 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if check_input:
             X = self._validate_predict_input(X)
         network = self._current_network()
-        if X.dtype != network.dtype:
-            network = network.astype(np.result_type(X.dtype, network.dtype))
-        data = KernelData.of(X, network.dtype)
-        out = np.empty((X.shape[0], self.n_outputs_), dtype=network.dtype)
+        dtype = network.theta.dtype
+        if X.dtype != dtype:
+            dtype = np.result_type(X.dtype, dtype)
+            network = network.astype(dtype)
+        data = KernelData.of(X, dtype)
+        n_samples = X.shape[0]
+        out = np.empty((n_samples, self.n_outputs_), dtype=dtype)
         net = network.kernel_args()
-        if X.shape[0] < 2 * CHUNK_ROWS:
+        if n_samples < 2 * CHUNK_ROWS:
             # on the calling thread: no pool to wake for few rows
-            hold = (X.shape[0] >= _BLAS_HOLD_MIN_ROWS or self.n_jobs is not None)
-            with _threads.blas_held_at_one() if hold else nullcontext():
-                _kernels.predict_outputs(data, net, CHUNK_ROWS, out)
+            if n_samples < _BLAS_HOLD_MIN_ROWS and self.n_jobs is None:
+                _kernels.predict_outputs(*data, *net, CHUNK_ROWS, out)
+            else:
+                with _threads.blas_held_at_one():
+                    _kernels.predict_outputs(*data, *net, CHUNK_ROWS, out)
             return out
         with _threads.kernel_threads(self.n_jobs) as max_slices:
             n_params = network.layout.n_params
             n_slices = _threads.slices_for(max_slices, CHUNK_ROWS, n_params)
             governor = _threads.ThreadGovernor(n_slices, ("predict", n_params))
-            with governor.step(_PREDICT_KERNELS, X.shape[0]) as kernel:
+            with governor.step(_PREDICT_KERNELS, n_samples) as kernel:
                 if kernel is _kernels.predict_outputs:
-                    kernel(data, net, CHUNK_ROWS, out)
+                    kernel(*data, *net, CHUNK_ROWS, out)
                 else:
                     kernel(data, net, CHUNK_ROWS, n_slices, out)
         return out

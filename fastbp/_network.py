@@ -7,6 +7,7 @@ A ``Network`` holds that buffer with its ``Layout`` and activations; the
 estimators' public ``coefs_`` / ``intercepts_`` are the lists of its views.
 """
 
+import operator
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -177,6 +178,9 @@ class Network:
         self.out_activation = out_activation
         self.coefs, self.intercepts = layout.views(theta)
         self._codes = (ACTIVATION_CODES[activation], ACTIVATION_CODES[out_activation])
+        # built once: prediction of one row pays for every Python step
+        self._kernel_args = KernelNetwork(theta, layout.units, layout.coef_off,
+                                          layout.int_off, *self._codes)
 
     def __reduce__(self):
         # the buffer once; the views are made anew from it
@@ -214,8 +218,8 @@ class Network:
     def is_viewed_by(self, coefs, intercepts):
         """Whether these lists hold exactly this network's views (no array replaced)."""
         return (len(coefs) == len(self.coefs) and len(intercepts) == len(self.intercepts)
-                and all(a is b for a, b in zip(coefs, self.coefs))
-                and all(a is b for a, b in zip(intercepts, self.intercepts)))
+                and all(map(operator.is_, coefs, self.coefs))
+                and all(map(operator.is_, intercepts, self.intercepts)))
 
     def with_arrays(self, coefs, intercepts):
         """This network's layout and activations, holding the given arrays instead."""
@@ -231,6 +235,6 @@ class Network:
 
     def kernel_args(self, theta=None):
         """The kernels' ``KernelNetwork`` for this network (or for ``theta`` in its layout)."""
-        layout = self.layout
-        return KernelNetwork(self.theta if theta is None else theta, layout.units,
-                             layout.coef_off, layout.int_off, *self._codes)
+        if theta is None:
+            return self._kernel_args
+        return self._kernel_args._replace(theta=theta)

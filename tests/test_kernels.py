@@ -95,8 +95,8 @@ def test_predict_outputs_equal_reference(hidden, out, dtype, sparse):
     _, z_ref = reference.forward(as64(coefs), as64(intercepts), X.astype(float), hidden, out)
     out_arr = np.empty((X.shape[0], layout.units[-1]), dtype=dtype)
     # chunk of 5 rows: several chunks and a ragged last one
-    _kernels.predict_outputs(kernel_input(X, sparse), model_args(layout, theta, hidden, out), 5,
-                             out_arr)
+    _kernels.predict_outputs(*kernel_input(X, sparse), *model_args(layout, theta, hidden, out),
+                             5, out_arr)
     np.testing.assert_allclose(out_arr, z_ref[-1].T, **TOL[dtype])
 
 

@@ -16,6 +16,7 @@ from types import FunctionType
 import numpy as np
 from numba import njit, prange
 
+from .args import KernelData, KernelNetwork
 from .batch import batch_loss_gradient, finish_gradient, forward_pass, layer_rows, \
     workspace_offsets
 from .jit import JIT, PARALLEL, VECTOR
@@ -181,20 +182,29 @@ def _predict_chunk(data, start, stop, net, acts, row_off, out):
 
 
 @njit(**JIT)
-def predict_outputs(data, net, chunk_size, out):
+def predict_outputs(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coef_off, int_off,
+                    hidden_code, out_code, chunk_size, out):
     """Network outputs ŷ for every sample, chunk by chunk, on the calling thread.
 
     For few rows (latency), and safe to call from any number of Python
-    threads at once.
+    threads at once. It takes the fields of a ``KernelData`` and of a
+    ``KernelNetwork`` as its first arguments, in their order (call it as
+    ``predict_outputs(*data, *net, chunk_size, out)``): Numba's dispatcher
+    types eleven plain arguments about 1 µs faster than two named tuples,
+    a seventh of a one-row prediction.
 
     Parameters
     ----------
-    data : KernelData
-    net : KernelNetwork
+    X, X_data, X_indices, X_indptr, is_sparse
+        The fields of a ``KernelData``.
+    theta, units, coef_off, int_off, hidden_code, out_code
+        The fields of a ``KernelNetwork``.
     chunk_size : int
     out : ndarray of shape (n_samples, n_outputs)
         Output, overwritten.
     """
+    data = KernelData(X, X_data, X_indices, X_indptr, is_sparse)
+    net = KernelNetwork(theta, units, coef_off, int_off, hidden_code, out_code)
     n = out.shape[0]
     chunk_size = max(1, min(chunk_size, n))
     row_off = workspace_offsets(net.units, chunk_size)
