@@ -21,7 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _docs, _fastpath, _kernels, _threads, _training
+from . import _docs, _fastpath, _kernels, _state, _threads, _training
 from ._kernels import KernelData, KernelTargets
 from ._network import CHUNK_ROWS, Network, hidden_units, output_activation
 from ._optim import StochasticOptimizer
@@ -35,6 +35,11 @@ _PREDICT_KERNELS = (_kernels.predict_outputs_parallel, _kernels.predict_outputs)
 # What a fit records besides the network (see _fitted_state).
 _HISTORY = ("n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_", "loss_curve_",
             "validation_scores_")
+
+
+def is_fitted_network(est):
+    """Whether ``est`` holds a network it fitted (or loaded): its ``_network``."""
+    return "_network" in vars(est)
 
 
 def _store_init_params(est, values):
@@ -108,19 +113,17 @@ class BaseMultilayerPerceptron(BaseEstimator):
         return network
 
     def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: it may be the live __dict__
-        if "_network" in state:
-            # the network pickles its buffer once; coefs_ / intercepts_ are
-            # its views again after unpickling
-            state["_network"] = self._current_network()
-            state.pop("coefs_")
-            state.pop("intercepts_")
-        return state
+        # plain values only (see fastbp._state): pickle, copy and skops store these
+        return _state.plain_state(self)
 
     def __setstate__(self, state):
-        super().__setstate__(state)
-        if "_network" in state:
-            self._adopt_network(self._network)
+        if isinstance(state, dict) and "fastbp_state" not in state:
+            # a pickle written before fastbp 0.1's plain state: the old __dict__
+            super().__setstate__(state)
+            if "_network" in state:
+                self._adopt_network(self._network)
+            return
+        _state.restore(self, state)
 
     # ------------------------------------------------------------------
     # The fitted state: what io, dask and graph read and rebuild
@@ -190,18 +193,17 @@ class BaseMultilayerPerceptron(BaseEstimator):
         est.out_activation_ = network.out_activation
         est._adopt_network(network)
         history = dict(state.get("history") or {})
-        est._no_improvement_count = history.pop("no_improvement_count", 0)
+        if "no_improvement_count" in history:
+            est._no_improvement_count = history.pop("no_improvement_count")
         for name, value in history.items():
             # lists are copied: the estimator's history is its own (a Dask
             # worker builds many estimators from one template's state)
             setattr(est, name, list(value) if isinstance(value, list) else value)
         est.n_iter_ = getattr(est, "n_iter_", 0)
         est.t_ = getattr(est, "t_", 0)
-        if state.get("optimizer") is not None and est.solver in _STOCHASTIC_SOLVERS:
-            optimizer = StochasticOptimizer.for_estimator(est, network.layout.n_params,
-                                                          network.dtype)
-            if optimizer.restore(state["optimizer"]):
-                est._optimizer = optimizer
+        if state.get("optimizer") is not None:
+            est._optimizer = StochasticOptimizer.from_snapshot(
+                state["optimizer"], network.layout.n_params, network.dtype)
         return est
 
     # ------------------------------------------------------------------

@@ -6,11 +6,18 @@ here is what changes once per epoch: the learning-rate schedule (scikit-learn's
 is plain arrays, so estimators holding it pickle and clone cleanly.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
 
 from . import _kernels
+
+
+# The constructor's settings after n_params and dtype, in its order.
+_SETTINGS = ("solver", "learning_rate_init", "lr_schedule", "momentum", "nesterov", "power_t",
+             "beta_1", "beta_2", "epsilon")
 
 
 class StochasticOptimizer:
@@ -69,20 +76,76 @@ class StochasticOptimizer:
             self.epsilon, self.state, self.step_count)
 
     def snapshot(self):
-        """The changing part, as plain values: ``{"state", "step_count", "learning_rate"}``."""
-        return {"state": self.state, "step_count": self.step_count,
-                "learning_rate": self.learning_rate}
+        """Settings and the changing part as plain values (what model files store).
+
+        Keys: the constructor's settings (``_SETTINGS``), ``learning_rate``,
+        ``state`` (the array itself, not a copy) and ``step_count`` (an int).
+        """
+        snapshot = {name: getattr(self, name) for name in _SETTINGS}
+        snapshot.update(learning_rate=self.learning_rate, state=self.state,
+                        step_count=int(self.step_count[0]))
+        return snapshot
+
+    @classmethod
+    def from_snapshot(cls, snapshot, n_params, dtype):
+        """The optimizer a ``snapshot`` describes (its settings, state and step count)."""
+        optimizer = cls(snapshot["solver"], n_params, dtype,
+                        *(snapshot[name] for name in _SETTINGS[1:]))
+        if not optimizer.restore(snapshot):
+            raise ValueError(f"the optimizer state has shape {np.shape(snapshot['state'])}; "
+                             f"{snapshot['solver']} over {n_params} parameters needs "
+                             f"{optimizer.state.shape}")
+        return optimizer
 
     def restore(self, snapshot):
-        """Continue from a ``snapshot``; False (nothing changed) if its shapes do not fit."""
+        """Continue from a ``snapshot``'s state; False (nothing changed) if its shape does not fit."""
         state = np.asarray(snapshot["state"])
-        step_count = np.asarray(snapshot["step_count"])
-        if state.shape != self.state.shape or step_count.shape != (1,):
+        if state.shape != self.state.shape:
             return False
         self.state = state.astype(self.state.dtype)
-        self.step_count = step_count.astype(np.int64)
+        self.step_count = np.array([int(snapshot["step_count"])], dtype=np.int64)
         self.learning_rate = float(snapshot["learning_rate"])
         return True
+
+    @staticmethod
+    def checked_snapshot(snapshot, n_params, dtype, fail):
+        """``snapshot`` if every value has the type and range a fit produces, else ``fail(msg)``.
+
+        For snapshots read from files: the state must match the network
+        (``n_params`` parameters of ``dtype``) exactly, as the compiled steps
+        index it without bounds checks.
+        """
+        keys = {*_SETTINGS, "learning_rate", "state", "step_count"}
+        if not isinstance(snapshot, dict) or set(snapshot) != keys:
+            fail(f"the optimizer state must have exactly the keys {sorted(keys)}")
+        solver = snapshot["solver"]
+        if solver not in ("sgd", "adam"):
+            fail(f"optimizer solver {solver!r} is not 'sgd' or 'adam'")
+        if snapshot["lr_schedule"] not in ("constant", "invscaling", "adaptive"):
+            fail(f"optimizer lr_schedule {snapshot['lr_schedule']!r} is unknown")
+        if not isinstance(snapshot["nesterov"], (bool, np.bool_)):
+            fail("optimizer nesterov must be True or False")
+        ranges = {"learning_rate_init": (0, np.inf, False), "learning_rate": (0, np.inf, True),
+                  "momentum": (0, 1, True), "power_t": (0, np.inf, True),
+                  "beta_1": (0, 1, True), "beta_2": (0, 1, True), "epsilon": (0, np.inf, False)}
+        for name, (low, high, low_included) in ranges.items():
+            value = snapshot[name]
+            if (not isinstance(value, Real) or isinstance(value, (bool, np.bool_))
+                    or not np.isfinite(value) or not low <= value <= high
+                    or (value == low and not low_included)):
+                fail(f"optimizer {name} must be a finite number in "
+                     f"{'[' if low_included else '('}{low}, {high}]; got {value!r}")
+        step_count = snapshot["step_count"]
+        if (not isinstance(step_count, Integral) or isinstance(step_count, (bool, np.bool_))
+                or not 0 <= step_count < 1 << 62):
+            fail(f"optimizer step_count must be a non-negative integer; got {step_count!r}")
+        state = snapshot["state"]
+        shape = (n_params if solver == "sgd" else 2 * n_params,)
+        if type(state) is not np.ndarray or state.dtype != dtype or state.shape != shape:
+            fail(f"the {solver} state must be {dtype} of shape {shape}; got "
+                 f"{getattr(state, 'dtype', type(state).__name__)} of shape "
+                 f"{getattr(state, 'shape', None)}")
+        return snapshot
 
     def iteration_ends(self, time_step):
         """End-of-epoch schedule: 'invscaling' sets η = η₀ / (t + 1)^power_t."""

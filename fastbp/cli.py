@@ -248,29 +248,40 @@ def cmd_predict(args, out, err):
     return 0
 
 
+def _final_estimator(obj):
+    """The fastbp estimator of a loaded model: itself, or a pipeline's last step."""
+    return obj.steps[-1][1] if hasattr(obj, "steps") else obj
+
+
 def cmd_info(args, out, err):
     from .io import read_metadata
 
+    obj = _load_model(args.model)  # every value checked before anything is shown
     metadata = read_metadata(args.model)
-    attributes = metadata["attributes"]
-    params = metadata["params"]
-    units = attributes["layer_units"]
-    print(f"model: {metadata['estimator']} ({args.model})", file=out)
-    print(f"layers: {' -> '.join(map(str, units))} ({params['activation']} hidden, "
-          f"{attributes['out_activation_']} output), dtype {metadata['dtype']}", file=out)
-    n_params = sum(units[i] * units[i + 1] + units[i + 1] for i in range(len(units) - 1))
-    print(f"parameters: {n_params:,}", file=out)
-    print(f"training: solver={params['solver']}, learning_rate_init={params['learning_rate_init']}, "
-          f"alpha={params['alpha']}, batch_size={params['batch_size']}, "
-          f"max_iter={params['max_iter']}, early_stopping={params['early_stopping']}, "
-          f"random_state={params['random_state']}", file=out)
-    print(f"fitted: {attributes.get('n_iter_')} iterations, {attributes.get('t_')} samples seen, "
-          f"final loss {attributes.get('loss_')}", file=out)
+    model = _final_estimator(obj)
+    print(f"model: {type(model).__name__} ({args.model})", file=out)
+    if model is not obj:
+        steps = " -> ".join(f"{name} ({type(step).__name__})" for name, step in obj.steps)
+        print(f"pipeline: {steps}", file=out)
+    if not hasattr(model, "_network"):
+        return 0
+    units = model._network.units
+    print(f"layers: {' -> '.join(map(str, units))} ({model.activation} hidden, "
+          f"{model.out_activation_} output), dtype {model._network.dtype}", file=out)
+    print(f"parameters: {model._network.layout.n_params:,}", file=out)
+    print(f"training: solver={model.solver}, learning_rate_init={model.learning_rate_init}, "
+          f"alpha={model.alpha}, batch_size={model.batch_size}, max_iter={model.max_iter}, "
+          f"early_stopping={model.early_stopping}, random_state={model.random_state}",
+          file=out)
+    print(f"fitted: {model.n_iter_} iterations, {model.t_} samples seen, "
+          f"final loss {getattr(model, 'loss_', None)}", file=out)
     for name, value in metadata.get("metrics", {}).items():
         shown = f"{value:.4f}" if isinstance(value, float) else value
         print(f"metric {name}: {shown}", file=out)
-    versions = ", ".join(f"{k} {v}" for k, v in metadata["versions"].items())
-    print(f"written with: {versions} (model format {metadata['format_version']})", file=out)
+    versions = ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items())
+    kind = (f"fastbp model format {metadata['format_version']}"
+            if metadata["format"] == "fastbp-model" else "skops")
+    print(f"written with: {versions} ({kind})", file=out)
     return 0
 
 
@@ -332,7 +343,7 @@ def build_parser():
     train.add_argument("--test-size", type=float, default=0.25)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--jobs", type=int, default=None, help="threads (default: all cores)")
-    train.add_argument("--out", metavar="MODEL", help="save the model to this .npz file")
+    train.add_argument("--out", metavar="MODEL", help="save the model to this file (exactly this name, e.g. model.fastbp)")
     train.add_argument("--plot", metavar="PNG", help="write the loss curve to this PNG")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=cmd_train)

@@ -27,7 +27,7 @@ def metric(text, name):
 
 @pytest.fixture(scope="module")
 def iris_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "iris.npz"
+    path = tmp_path_factory.mktemp("model") / "iris.fastbp"
     status, out, _ = run("train", "iris", "--epochs", "300", "--lr", "0.01", "--quiet",
                          "--out", str(path))
     assert status == 0 and f"saved model to {path}" in out
@@ -215,7 +215,7 @@ def _bad_files(tmp_path):
     (["evaluate", "{model}", "digits"], "X has 64 features, but MLPClassifier is expecting 4"),
     (["predict", "{tmp}/absent.npz", "iris"], "absent.npz: no such file"),
     (["info", "{tmp}/broken.npz"], "not a readable fastbp model file"),
-    (["info", "{tmp}/text.csv"], "not a fastbp model file (not an .npz archive)"),
+    (["info", "{tmp}/text.csv"], "not a fastbp model file (not a ZIP archive)"),
 ])
 def test_bad_input_gives_one_clear_line(argv, message, iris_model, tmp_path):
     folder = _bad_files(tmp_path)
