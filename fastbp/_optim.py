@@ -140,6 +140,8 @@ class StochasticOptimizer:
                 or not 0 <= step_count < 1 << 62):
             fail(f"optimizer step_count must be a non-negative integer; got {step_count!r}")
         state = snapshot["state"]
+        if isinstance(state, np.ndarray):
+            state = snapshot["state"] = np.asarray(state)  # a memmap's plain view
         shape = (n_params if solver == "sgd" else 2 * n_params,)
         if type(state) is not np.ndarray or state.dtype != dtype or state.shape != shape:
             fail(f"the {solver} state must be {dtype} of shape {shape}; got "

@@ -85,8 +85,9 @@ def _real_or_none(value, name):
 
 def _array(value, name, shape, dtype):
     """``value`` if it is an ndarray of exactly ``shape`` and ``dtype``."""
-    if type(value) is not np.ndarray:
+    if not isinstance(value, np.ndarray):
         _fail(f"{name} must be an array; got {type(value).__name__}")
+    value = np.asarray(value)  # a memmap (joblib) or other subclass: its plain view
     if value.dtype != np.dtype(dtype) or value.shape != tuple(shape):
         _fail(f"{name} must be {np.dtype(dtype)} of shape {tuple(shape)}; got "
               f"{value.dtype} of shape {value.shape}")
@@ -275,6 +276,8 @@ def _checked_history(history):
             checked[name] = _count(value, name)
         elif name in _SCALARS:
             checked[name] = _real_or_none(value, name)
+        elif name == "loss_curve_" and value is None:
+            _fail("loss_curve_ must be a list of numbers")  # no fit leaves it None
         else:
             checked[name] = _curve(value, name)
     return checked
@@ -284,6 +287,8 @@ def _checked_classes(classes, target_type):
     """classes_ and target_type, as a LabelBinarizer fitted on such labels would hold them."""
     if target_type not in _TARGET_TYPES:
         _fail(f"target_type must be one of {_TARGET_TYPES}; got {target_type!r}")
+    if isinstance(classes, np.ndarray):
+        classes = np.asarray(classes)
     if type(classes) is not np.ndarray or classes.ndim != 1 or classes.dtype.kind not in "biufUO":
         _fail("classes_ must be a 1-D array of labels")
     if classes.dtype.kind == "O" and not all(isinstance(c, (str, int, float)) for c in classes):

@@ -178,6 +178,27 @@ def _divergence_error(n_iter, loss):
         "learning_rate_init or scale the input, e.g. with StandardScaler.)")
 
 
+def _complete_stochastic_history(est, early_stopping):
+    """The bookkeeping sgd / adam keep, where a network lacks it.
+
+    A fresh fit starts it (``_initialize``); a network fitted by lbfgs, or
+    one whose settings changed since (``early_stopping`` switched on, say),
+    continues with what it has and starts the rest, where scikit-learn's
+    estimators raise an AttributeError or TypeError.
+    """
+    if not hasattr(est, "loss_curve_"):
+        est.loss_curve_ = []
+    if not hasattr(est, "_no_improvement_count"):
+        est._no_improvement_count = 0
+    if early_stopping:
+        if getattr(est, "validation_scores_", None) is None:
+            est.validation_scores_ = []
+        if getattr(est, "best_validation_score_", None) is None:
+            est.best_validation_score_ = -np.inf
+    elif getattr(est, "best_loss_", None) is None:
+        est.best_loss_ = np.inf
+
+
 def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
     """Minibatch epochs (sgd / adam) with scikit-learn's schedules and stopping rules.
 
@@ -219,6 +240,7 @@ def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
     last_state = (optimizer.state.copy(), optimizer.step_count.copy())
     best = theta.copy() if early_stopping else None
     est.n_iter_ = 0
+    _complete_stochastic_history(est, early_stopping)
     # earlier calls' history (warm start, partial_fit), kept on Ctrl-C
     curve_start = len(est.loss_curve_)
     scores_start = len(est.validation_scores_) if early_stopping else 0

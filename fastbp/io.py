@@ -93,6 +93,9 @@ def save(obj, path, metrics=None):
     if not hasattr(obj, "get_params"):
         raise TypeError(f"fastbp.save expects a fitted estimator or pipeline, got "
                         f"{type(obj).__name__}.")
+    if hasattr(obj, "to_local"):
+        raise TypeError(f"{type(obj).__name__} trains on a cluster; save its local copy: "
+                        "fastbp.save(model.to_local(), path).")
     check_is_fitted(obj)
     metrics = dict(metrics or {})
     json.dumps(metrics)  # a TypeError now, before any file is touched
@@ -441,8 +444,9 @@ def load(path):
     try:
         params = _decode(metadata["params"], arrays)
         fitted = _decode(metadata["fitted"], arrays)
-        if not isinstance(params, dict):
-            raise ModelFileError("params is not a mapping")
+        if not isinstance(params, dict) or not isinstance(fitted, dict):
+            raise ModelFileError("params or fitted is not a mapping (a model file holds a "
+                                 "fitted model)")
         if not isinstance(metadata["left_out"], list) or not set(metadata["left_out"]) <= {
                 "callbacks"} or set(metadata["left_out"]) & set(params):
             raise ModelFileError(f"left_out {metadata['left_out']!r} names more than callbacks")
@@ -460,8 +464,10 @@ def _read_array(path, archive, info, spec):
         raise ModelFileError(f"{path}: the array table's entry for {info.filename} is malformed")
     shape, dtype, offset = _npy_header(path, archive, info)
     try:
+        if not isinstance(spec["dtype"], str) or not isinstance(spec["shape"], list):
+            raise TypeError
         declared = (np.dtype(spec["dtype"]), tuple(spec["shape"]))
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - NumPy's dtype parser raises several types
         raise ModelFileError(f"{path}: the array table's entry for {info.filename} is "
                              "malformed") from None
     if declared != (dtype, shape):
@@ -491,9 +497,11 @@ def _decode(value, arrays):
     if tag not in _TAGS:
         raise ModelFileError(f"an unknown tag {tag!r}"[:100])
     if tag == "__array__":
-        if set(value) - {"__array__", "object"} or value["__array__"] not in arrays:
+        name = value["__array__"]
+        if set(value) - {"__array__", "object"} or not isinstance(name, str) or (
+                name not in arrays):
             raise ModelFileError(f"a malformed array reference {value!r}"[:200])
-        array = arrays[value["__array__"]]
+        array = arrays[name]
         if value.get("object", False) is True:
             if array.dtype.kind != "U":
                 raise ModelFileError("an object array must be stored as strings")

@@ -188,6 +188,31 @@ def test_info_describes_the_model(iris_model):
     assert f"fastbp {fastbp.__version__}" in out
 
 
+def test_out_writes_exactly_the_path_given_and_the_model_fits_again(tmp_path):
+    """`--out mymodel` wrote mymodel.npz before, and the saved callbacks broke a later fit."""
+    status, out, _ = run("train", "iris", "--epochs", "5", "--out", str(tmp_path / "mymodel"))
+    assert status == 0
+    assert f"saved model to {tmp_path / 'mymodel'}" in out
+    assert [p.name for p in tmp_path.iterdir()] == ["mymodel"]
+    model = fastbp.load(tmp_path / "mymodel")
+    assert model.callbacks is None
+    X, y = load_iris(return_X_y=True)
+    model.set_params(warm_start=True, max_iter=2).fit(X, y)
+
+
+def test_info_describes_a_pipeline(tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), fastbp.MLPClassifier((7,), max_iter=3)).fit(X, y)
+    fastbp.save(pipe, tmp_path / "pipe", metrics={"accuracy": 0.5})
+    status, out, _ = run("info", str(tmp_path / "pipe"))
+    assert status == 0
+    assert "pipeline: standardscaler (StandardScaler) -> mlpclassifier (MLPClassifier)" in out
+    assert "layers: 4 -> 7 -> 3" in out and "metric accuracy: 0.5000" in out and "skops" in out
+
+
 @pytest.mark.parametrize("command", ["train", "evaluate", "predict", "info"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -686,3 +686,22 @@ def test_results_are_identical_run_to_run(solver, n_jobs):
     assert fits[0].loss_ == fits[1].loss_
     if solver != "lbfgs":
         assert fits[0].loss_curve_ == fits[1].loss_curve_
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_stochastic_training_continues_a_network_lbfgs_fitted(rng):
+    """scikit-learn raises AttributeError (no loss_curve_) for partial_fit after lbfgs and
+    TypeError when early_stopping is switched on or off for a warm start; fastbp starts
+    the missing bookkeeping and keeps the weights."""
+    X = rng.normal(size=(60, 3))
+    y = np.arange(60) % 2
+    model = MLPClassifier((4,), solver="lbfgs", max_iter=3, random_state=0).fit(X, y)
+    assert not hasattr(model, "loss_curve_")
+    weights = [c.copy() for c in model.coefs_]
+    model.set_params(solver="adam", learning_rate_init=1e-12).partial_fit(X, y)
+    assert len(model.loss_curve_) == 1 and model._no_improvement_count == 0
+    np.testing.assert_allclose(model.coefs_[0], weights[0], atol=1e-9)
+    model.set_params(early_stopping=True, warm_start=True, max_iter=2).fit(X, y)
+    assert len(model.validation_scores_) == 2 and len(model.loss_curve_) == 3
+    model.set_params(early_stopping=False).fit(X, y)
+    assert np.isfinite(model.best_loss_)

@@ -239,6 +239,9 @@ def test_save_refuses_unfitted_and_foreign_objects(tmp_path):
         fastbp.save(make_pipeline(StandardScaler(), MLPClassifier()), tmp_path / "m.fastbp")
     with pytest.raises(TypeError, match="expects a fitted estimator"):
         fastbp.save(np.zeros(3), tmp_path / "m.fastbp")
+    from fastbp.dask import DaskMLPClassifier
+    with pytest.raises(TypeError, match=r"to_local\(\)"):
+        fastbp.save(DaskMLPClassifier(client=None), tmp_path / "m.fastbp")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -419,6 +422,7 @@ def _set(path_in_metadata, value):
     (_set(("fitted", "history", "t_"), {"__evil__": 1}), "unknown tag"),
     (_set(("estimator",), "Pipeline"), "is not MLPClassifier"),
     (_set(("left_out",), ["alpha"]), "left_out"),
+    (_set(("fitted",), None), "a model file holds a fitted model"),  # found by the fuzz test
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_crafted_metadata_is_refused(saved, change, message):
     _craft(saved, change)
