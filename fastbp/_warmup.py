@@ -39,6 +39,26 @@ def _cache_counts():
     return hits, misses
 
 
+def kernels_cached(solver="adam"):
+    """Whether the compile cache holds the kernels a fit with ``solver`` runs (False on first use).
+
+    Reads where Numba keeps a kernel's cache index; True if that cannot be
+    told (a Numba without that layout), so that no one is told of a compile
+    that will not happen.
+    """
+    import os
+
+    try:
+        def cached(name):
+            return os.path.exists(getattr(_kernels, name)._cache._cache_file._index_path)
+
+        # the parallel kernel or its serial twin, whichever the data size chose so far
+        train = "full_loss_gradient" if solver == "lbfgs" else "train_epoch"
+        return (cached(train) or cached(f"{train}_serial")) and cached("predict_outputs")
+    except AttributeError:
+        return True
+
+
 def warm_up(dtypes=_DTYPES):
     """Load fastbp's kernels from the on-disk compile cache, compiling any it lacks.
 

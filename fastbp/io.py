@@ -50,8 +50,11 @@ MAX_METADATA_BYTES = 16 << 20
 # less than 2:1; a ZIP bomb, 1000:1) on top of a fixed allowance.
 _MAX_EXPANSION = 50
 _EXPANSION_ALLOWANCE = 64 << 20
-# The fastbp types a skops file may name: the estimators, whose state restore checks.
-TRUSTED_TYPES = ("fastbp._estimators.MLPClassifier", "fastbp._estimators.MLPRegressor")
+# The types a skops file may name beyond skops's defaults: fastbp's estimators, whose
+# state restore checks, and NumPy dtype objects (SimpleImputer keeps its input's dtype;
+# skops rebuilds one from its name, which runs no code).
+TRUSTED_TYPES = ("fastbp._estimators.MLPClassifier", "fastbp._estimators.MLPRegressor",
+                 "numpy.dtype")
 _LEFT_OUT = object()
 
 

@@ -195,9 +195,9 @@ def test_out_writes_exactly_the_path_given_and_the_model_fits_again(tmp_path):
     assert f"saved model to {tmp_path / 'mymodel'}" in out
     assert [p.name for p in tmp_path.iterdir()] == ["mymodel"]
     model = fastbp.load(tmp_path / "mymodel")
-    assert model.callbacks is None
+    assert model[-1].callbacks is None
     X, y = load_iris(return_X_y=True)
-    model.set_params(warm_start=True, max_iter=2).fit(X, y)
+    model.set_params(model__warm_start=True, model__max_iter=2).fit(X, y)
 
 
 def test_info_describes_a_pipeline(tmp_path):
@@ -234,10 +234,12 @@ def _bad_files(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["train", "{tmp}/absent.csv"], "no such file, and not a known data set"),
     (["train", "mnist"], "mnist: no such file, and not a known data set (bundled: digits"),
-    (["train", "{tmp}/text.csv"], "column 'b' is not numeric (line 3: 'oops')"),
-    (["train", "{tmp}/nan.csv"], "the features contain NaN or infinite values"),
+    (["train", "{tmp}/text.csv", "--no-preprocess"],
+     "column 'b' is not numeric (line 3: 'oops'); without --no-preprocess it is one-hot"),
+    (["train", "{tmp}/nan.csv", "--no-preprocess"], "column 'b' has missing or infinite values "
+                                                    "(first on line 3)"),
     (["train", "synthetic:ten"], "expected synthetic:N,D,K"),
-    (["evaluate", "{model}", "digits"], "X has 64 features, but MLPClassifier is expecting 4"),
+    (["evaluate", "{model}", "digits"], "digits has 64 features; the model expects 4"),
     (["predict", "{tmp}/absent.npz", "iris"], "absent.npz: no such file"),
     (["info", "{tmp}/broken.npz"], "not a readable fastbp model file"),
     (["info", "{tmp}/text.csv"], "not a fastbp model file (not a ZIP archive)"),
