@@ -202,6 +202,17 @@ def cmd_train(args, out, err):
     test_score = None if X_test is None else model.score(X_test, y_test)
     n_train = X_train.shape[0]
     n_test = 0 if X_test is None else X_test.shape[0]
+    # files first: a reader that closes standard output early (| head) loses no file
+    if args.out:
+        metrics = {"data": data.name, "task": task, f"train_{metric}": train_score,
+                   "fit_seconds": elapsed}
+        if test_score is not None:
+            metrics[f"test_{metric}"] = test_score
+        if data.target is not None:
+            metrics["target"] = data.target
+        save(model, args.out, metrics=metrics)
+    if args.plot:
+        plot_training(network, args.plot)
     print(f"data: {data.name}, {n_train} train / {n_test} test samples, "
           f"{data.X.shape[1]} features, task: {task}"
           + (f", {len(network.classes_)} classes" if task == "classify" else ""), file=out)
@@ -225,16 +236,8 @@ def cmd_train(args, out, err):
         if issubclass(warning.category, ConvergenceWarning):
             print(f"note: {' '.join(str(warning.message).split())}", file=out)
     if args.out:
-        metrics = {"data": data.name, "task": task, f"train_{metric}": train_score,
-                   "fit_seconds": elapsed}
-        if test_score is not None:
-            metrics[f"test_{metric}"] = test_score
-        if data.target is not None:
-            metrics["target"] = data.target
-        save(model, args.out, metrics=metrics)
         print(f"saved model to {args.out}", file=out)
     if args.plot:
-        plot_training(network, args.plot)
         print(f"saved plot to {args.plot}", file=out)
     if interrupted:
         print(f"fastbp: interrupted after {network.n_iter_} finished epochs", file=err)

@@ -251,3 +251,28 @@ def test_ctrl_c_saves_what_finished_and_exits_130(tmp_path):
     assert "fastbp: interrupted after" in stderr
     assert "stopped: interrupted (Ctrl-C)" in stdout
     assert fastbp.load(model)[-1].n_iter_ >= 3
+
+
+def test_a_pipe_closed_early_still_gets_the_model_file(tmp_path):
+    """`train … --out m | head -1` could end before the save; files are written first now."""
+    model = tmp_path / "m.fastbp"
+    command = (f"PYTHONUNBUFFERED=1 {sys.executable} -m fastbp train iris --quiet --epochs 3 "
+               f"--out {model} | head -1")
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                            check=False)
+    assert result.stdout.startswith("data: iris") and result.stderr == ""
+    assert fastbp.load(model)[-1].n_iter_ == 3
+
+
+def test_a_sparse_file_that_never_uses_the_last_feature_is_predicted(tmp_path):
+    from sklearn.datasets import dump_svmlight_file
+
+    X, y = load_iris(return_X_y=True)
+    dump_svmlight_file(X, y, str(tmp_path / "train.svm"))
+    model = tmp_path / "m.fastbp"
+    assert run("train", tmp_path / "train.svm", "--quiet", "--epochs", "3", "--out", model)[0] == 0
+    X[:, 3] = 0  # svmlight omits zeros: this file looks three features wide
+    dump_svmlight_file(X[:5], y[:5], str(tmp_path / "new.svm"))
+    status, out, err = run("predict", model, tmp_path / "new.svm")
+    assert status == 0, err
+    assert len(out.splitlines()) == 6
