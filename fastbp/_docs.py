@@ -4,8 +4,13 @@ SHARED_PARAMETERS = """
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
         ``()`` gives a network without hidden layers (a linear or logistic model).
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation function of the hidden layers.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus'}, \
+default='relu'
+        Activation function h of the hidden layers. scikit-learn's four, and
+        three it does not offer: 'leaky_relu' h(a) = a for a > 0, 0.01·a
+        otherwise; 'elu' h(a) = a for a > 0, eᵃ − 1 otherwise (α = 1);
+        'softplus' h(a) = log(1 + eᵃ), whose derivative is the logistic
+        function.
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'lbfgs' is SciPy's L-BFGS-B on the full-batch objective; 'sgd' is
         minibatch SGD with (Nesterov) momentum; 'adam' is Adam.

@@ -154,6 +154,36 @@ class ReLU(Elementwise):
         return (x > 0).astype(float)  # u(x): the gradient is "killed" for x < 0
 
 
+class LeakyReLU(Elementwise):
+    label = "leaky_relu"
+
+    def f(self, x):
+        return np.where(x > 0, x, 0.01 * x)
+
+    def f_prime(self, x, y):
+        return np.where(x > 0, 1.0, 0.01)  # slope 0.01 where x ≤ 0
+
+
+class ELU(Elementwise):
+    label = "elu"
+
+    def f(self, x):
+        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+    def f_prime(self, x, y):
+        return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))  # eˣ for x ≤ 0
+
+
+class Softplus(Elementwise):
+    label = "softplus"
+
+    def f(self, x):
+        return np.logaddexp(0, x)  # log(1 + eˣ)
+
+    def f_prime(self, x, y):
+        return 1.0 / (1.0 + np.exp(-x))  # the logistic function σ(x)
+
+
 class Exp(Elementwise):
     label = "exp"
 
@@ -381,7 +411,8 @@ class Graph:
 # ---------------------------------------------------------------------------
 # Bridges to fitted estimators
 # ---------------------------------------------------------------------------
-_ACTIVATIONS = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU}
+_ACTIVATIONS = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU,
+                "leaky_relu": LeakyReLU, "elu": ELU, "softplus": Softplus}
 _OUTPUTS = {"identity": (Identity, SquaredError), "logistic": (Sigmoid, BinaryCrossEntropy),
             "softmax": (Softmax, CrossEntropy), "exp": (Exp, PoissonDeviance)}
 

@@ -13,6 +13,10 @@ HIDDEN = {
     "logistic": (lambda a: 1 / (1 + np.exp(-a)), lambda a: np.exp(-a) / (1 + np.exp(-a)) ** 2),
     "tanh": (np.tanh, lambda a: 1 - np.tanh(a) ** 2),
     "relu": (lambda a: np.maximum(a, 0), lambda a: (a > 0).astype(a.dtype)),
+    "leaky_relu": (lambda a: np.where(a > 0, a, 0.01 * a), lambda a: np.where(a > 0, 1.0, 0.01)),
+    "elu": (lambda a: np.where(a > 0, a, np.exp(np.minimum(a, 0)) - 1),
+            lambda a: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0)))),
+    "softplus": (lambda a: np.log(1 + np.exp(a)), lambda a: 1 / (1 + np.exp(-a))),
 }
 
 

@@ -705,3 +705,16 @@ def test_stochastic_training_continues_a_network_lbfgs_fitted(rng):
     assert len(model.validation_scores_) == 2 and len(model.loss_curve_) == 3
     model.set_params(early_stopping=False).fit(X, y)
     assert np.isfinite(model.best_loss_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("activation", ["leaky_relu", "elu", "softplus"])
+def test_the_new_activations_learn_digits(activation, digits):
+    """Beyond scikit-learn's four: each trains digits to relu's accuracy class."""
+    from sklearn.model_selection import train_test_split
+
+    X, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    model = MLPClassifier((64,), activation=activation, max_iter=60, random_state=0)
+    assert model.fit(X_train, y_train).score(X_test, y_test) > 0.95
+    assert MLPClassifier().get_params()["activation"] == "relu"  # the default is scikit-learn's

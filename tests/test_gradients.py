@@ -10,7 +10,7 @@ import pytest
 
 from fastbp import MLPClassifier, MLPRegressor
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus"]
 
 
 def _problem(kind, rng):

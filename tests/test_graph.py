@@ -9,7 +9,7 @@ from fastbp.graph import (Affine, BinaryCrossEntropy, Graph, Input, Parameter, R
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus"]
 KINDS = ["binary", "multiclass", "multilabel", "squared_error", "poisson"]
 
 

@@ -16,7 +16,7 @@ from fastbp._network import Layout
 
 from . import reference
 
-HIDDEN = ["identity", "logistic", "tanh", "relu"]
+HIDDEN = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus"]
 OUTPUTS = {"identity": 2, "logistic": 2, "softmax": 3, "exp": 2}  # name: n_outputs
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}

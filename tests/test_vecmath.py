@@ -108,3 +108,19 @@ def test_softmax_rows_match_numpy(dtype):
     tol = dict(rtol=1e-14, atol=1e-300) if dtype == np.float64 else dict(rtol=3e-7, atol=1e-38)
     np.testing.assert_allclose(Z, want, **tol)
     np.testing.assert_allclose(Z.sum(axis=1), 1.0, rtol=4 * np.finfo(dtype).eps)
+
+
+def test_log1p_unit_is_accurate_on_its_whole_range():
+    from numba import njit
+
+    from fastbp._kernels import vecmath
+
+    @njit
+    def apply(u):
+        out = np.empty_like(u)
+        for i in range(u.shape[0]):
+            out[i] = vecmath.log1p_unit(u[i])
+        return out
+
+    u = np.concatenate([[0.0, 1e-300, 1e-17, 1e-8, 1.0], np.random.default_rng(0).random(100000)])
+    np.testing.assert_allclose(apply(u), np.log1p(u), rtol=1e-15, atol=0)  # ≤ 4.5 ulp

@@ -17,7 +17,8 @@ Parameters live in one flat buffer ``theta`` laid out as ``[W⁰, W¹, …, b⁰
 optimizer states use the same layout, so an optimizer step is a single pass.
 """
 
-from .activations import (ACTIVATION_CODES, EXP, IDENTITY, LOGISTIC, RELU, SOFTMAX, TANH,
+from .activations import (ACTIVATION_CODES, EXP, HIDDEN_ACTIVATIONS, IDENTITY, LOGISTIC, RELU,
+                          SOFTMAX, TANH,
                           activate, multiply_by_derivative, output_delta_and_loss)
 from .args import KernelData, KernelNetwork, KernelObjective, KernelOptimizer, KernelTargets
 from .batch import (backward_pass, batch_loss_gradient, finish_gradient, forward_pass, gemm,
@@ -27,7 +28,7 @@ from .calls import (all_finite, full_loss_gradient, full_loss_gradient_serial,
 from .optimizer import SOLVER_ADAM, SOLVER_SGD
 
 __all__ = [
-    "ACTIVATION_CODES", "EXP", "IDENTITY", "LOGISTIC", "RELU", "SOFTMAX", "TANH",
+    "ACTIVATION_CODES", "EXP", "HIDDEN_ACTIVATIONS", "IDENTITY", "LOGISTIC", "RELU", "SOFTMAX", "TANH",
     "SOLVER_ADAM", "SOLVER_SGD", "KernelData", "KernelNetwork", "KernelObjective",
     "KernelOptimizer", "KernelTargets", "activate", "all_finite", "backward_pass",
     "batch_loss_gradient", "finish_gradient", "forward_pass", "full_loss_gradient",

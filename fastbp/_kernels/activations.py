@@ -7,6 +7,9 @@ backward pass needs only the stored outputs of each layer:
     relu       h(a) = max(0, a)             h′ = 1[z > 0]
     tanh       h(a) = tanh a                h′ = 1 − z²
     logistic   h(a) = 1 / (1 + e^{−a})      h′ = z (1 − z)
+    leaky_relu h(a) = max(a, 0.01 a)        h′ = 1 if z > 0 else 0.01
+    elu        h(a) = a if a > 0 else eᵃ − 1    h′ = 1 if z > 0 else z + 1
+    softplus   h(a) = log(1 + eᵃ)           h′ = σ(a) = 1 − e^{−z}
 
 softmax and exp are output activations only: paired with their canonical
 losses, the output delta is ŷ − t and no derivative of theirs is needed.
@@ -26,6 +29,11 @@ TANH = 2
 RELU = 3
 SOFTMAX = 4
 EXP = 5
+LEAKY_RELU = 6
+ELU = 7
+SOFTPLUS = 8
+# leaky_relu's slope for a < 0
+LEAKY_SLOPE = 0.01
 
 ACTIVATION_CODES = {
     "identity": IDENTITY,
@@ -34,7 +42,12 @@ ACTIVATION_CODES = {
     "relu": RELU,
     "softmax": SOFTMAX,
     "exp": EXP,
+    "leaky_relu": LEAKY_RELU,
+    "elu": ELU,
+    "softplus": SOFTPLUS,
 }
+# The activations a hidden layer may have (softmax and exp are output activations).
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus")
 
 
 # relu ----------------------------------------------------------------------
@@ -84,6 +97,61 @@ def _logistic_derivative(Z, D):
             D[i, j] *= Z[i, j] * (1 - Z[i, j])
 
 
+# leaky relu ------------------------------------------------------------------
+@njit(**INLINE)
+def _leaky_relu(A):
+    slope = A.dtype.type(LEAKY_SLOPE)
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a = A[i, j]
+            A[i, j] = a if a > 0 else slope * a
+
+
+@njit(**INLINE)
+def _leaky_relu_derivative(Z, D):
+    slope = D.dtype.type(LEAKY_SLOPE)
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            if not Z[i, j] > 0:  # z > 0 exactly when a > 0
+                D[i, j] *= slope
+
+
+# elu (α = 1) -------------------------------------------------------------------
+@njit(**INLINE)
+def _elu(A):
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a = A[i, j]
+            # eᵃ − 1 without cancellation near 0, as a select (the loop stays SIMD)
+            A[i, j] = a if a > 0 else vecmath.expm1_nonpositive(a)
+
+
+@njit(**INLINE)
+def _elu_derivative(Z, D):
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            z = Z[i, j]
+            if not z > 0:
+                D[i, j] *= z + 1  # eᵃ = z + 1 for a ≤ 0
+
+
+# softplus ------------------------------------------------------------------
+@njit(**INLINE)
+def _softplus(A):
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a = A[i, j]
+            # log(1 + eᵃ) = max(a, 0) + log(1 + e^{−|a|}): no overflow for large a
+            A[i, j] = (a if a > 0 else a - a) + vecmath.log1p_unit(vecmath.exp(-abs(a)))
+
+
+@njit(**INLINE)
+def _softplus_derivative(Z, D):
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            D[i, j] *= -vecmath.expm1_nonpositive(-Z[i, j])  # σ(a) = 1 − e^{−z}, z ≥ 0
+
+
 # exp (the Poisson log-link inverse) and softmax: output layers only ----------
 @njit(**INLINE)
 def _exp(A):
@@ -125,7 +193,7 @@ def activate(A, code):
     A : ndarray of shape (n_rows, n_units)
         Pre-activations aˡ; overwritten by zˡ.
     code : int
-        One of IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, EXP.
+        One of IDENTITY, LOGISTIC, TANH, RELU, LEAKY_RELU, ELU, SOFTPLUS, SOFTMAX, EXP.
     """
     if code == RELU:
         _relu(A)
@@ -133,6 +201,12 @@ def activate(A, code):
         _tanh(A)
     elif code == LOGISTIC:
         _logistic(A)
+    elif code == LEAKY_RELU:
+        _leaky_relu(A)
+    elif code == ELU:
+        _elu(A)
+    elif code == SOFTPLUS:
+        _softplus(A)
     elif code == EXP:
         _exp(A)
     elif code == SOFTMAX:
@@ -158,6 +232,12 @@ def multiply_by_derivative(Z, D, code):
         _tanh_derivative(Z, D)
     elif code == LOGISTIC:
         _logistic_derivative(Z, D)
+    elif code == LEAKY_RELU:
+        _leaky_relu_derivative(Z, D)
+    elif code == ELU:
+        _elu_derivative(Z, D)
+    elif code == SOFTPLUS:
+        _softplus_derivative(Z, D)
 
 
 @njit(**JIT)
