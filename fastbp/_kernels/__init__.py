@@ -28,7 +28,8 @@ from .calls import (all_finite, full_loss_gradient, full_loss_gradient_serial,
 from .optimizer import SOLVER_ADAM, SOLVER_SGD
 
 __all__ = [
-    "ACTIVATION_CODES", "EXP", "HIDDEN_ACTIVATIONS", "IDENTITY", "LOGISTIC", "RELU", "SOFTMAX", "TANH",
+    "ACTIVATION_CODES", "EXP", "HIDDEN_ACTIVATIONS", "IDENTITY", "LOGISTIC", "RELU",
+    "SOFTMAX", "TANH",
     "SOLVER_ADAM", "SOLVER_SGD", "KernelData", "KernelNetwork", "KernelObjective",
     "KernelOptimizer", "KernelTargets", "activate", "all_finite", "backward_pass",
     "batch_loss_gradient", "finish_gradient", "forward_pass", "full_loss_gradient",
