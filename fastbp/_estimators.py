@@ -223,18 +223,18 @@ class BaseMultilayerPerceptron(BaseEstimator):
             X = X.astype(np.float64)
         return X
 
-    def _forward_pass_fast(self, X, check_input=True):
-        """Network outputs ŷ of shape (n_samples, n_outputs)."""
+    def _forward_pass_fast(self, X, check_input=True, network=None):
+        """Network outputs ŷ of shape (n_samples, n_outputs) (of ``network``, if given)."""
         if check_input:
             X = self._validate_predict_input(X)
-        network = self._current_network()
+        network = self._current_network() if network is None else network
         dtype = network.theta.dtype
         if X.dtype != dtype:
             dtype = np.result_type(X.dtype, dtype)
             network = network.astype(dtype)
         data = KernelData.of(X, dtype)
         n_samples = X.shape[0]
-        out = np.empty((n_samples, self.n_outputs_), dtype=dtype)
+        out = np.empty((n_samples, network.units[-1]), dtype=dtype)
         net = network.kernel_args()
         if n_samples < 2 * CHUNK_ROWS:
             # on the calling thread: no pool to wake for few rows
@@ -254,6 +254,51 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 else:
                     kernel(data, net, CHUNK_ROWS, n_slices, out)
         return out
+
+    def transform(self, X):
+        """The last hidden layer's activations: the features the network learned.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            z = h(a) of the last hidden layer, computed by the same compiled
+            forward pass as ``predict`` (the output layer left out).
+        """
+        self._check_fitted()
+        network = self._current_network()
+        units = network.units
+        if len(units) < 3:
+            raise ValueError("transform returns the last hidden layer's activations; this "
+                             "network has no hidden layer (hidden_layer_sizes=()).")
+        # the network without its output layer, the last hidden activation as its output
+        hidden = Network.from_arrays(units[:-1], network.coefs[:-1], network.intercepts[:-1],
+                                     network.activation, network.activation, network.dtype)
+        return self._forward_pass_fast(X, network=hidden)
+
+    def fit_transform(self, X, y, sample_weight=None):
+        """``fit(X, y, sample_weight)``, then ``transform(X)`` (see ``transform``)."""
+        return self.fit(X, y, sample_weight=sample_weight).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of ``transform``'s columns: the class name in lower case and the unit index.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for scikit-learn's API; the output names do not depend on it.
+
+        Returns
+        -------
+        names : ndarray of str objects of shape (hidden_layer_sizes[-1],)
+        """
+        self._check_fitted()
+        width = self._current_network().units[-2]
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
 
     # ------------------------------------------------------------------
     # Fitting
@@ -429,8 +474,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
         return float(loss), coef_grads, intercept_grads
 
     def __sklearn_tags__(self):
+        from sklearn.utils import TransformerTags
+
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # transform() gives the last hidden layer (scikit-learn's transformer checks apply)
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64", "float32"])
         return tags
 
 

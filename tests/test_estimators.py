@@ -718,3 +718,40 @@ def test_the_new_activations_learn_digits(activation, digits):
     model = MLPClassifier((64,), activation=activation, max_iter=60, random_state=0)
     assert model.fit(X_train, y_train).score(X_test, y_test) > 0.95
     assert MLPClassifier().get_params()["activation"] == "relu"  # the default is scikit-learn's
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu", "softplus"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transform_is_the_last_hidden_layer(activation, dtype, rng):
+    from tests import reference
+
+    X = rng.normal(size=(50, 6)).astype(dtype)
+    model = MLPRegressor(hidden_layer_sizes=(5, 4), activation=activation, max_iter=3, random_state=0).fit(
+        X, rng.normal(size=50))
+    Z = model.transform(X)
+    h = reference.HIDDEN[activation][0]
+    expected = X.astype(float)
+    for W, b in zip(model.coefs_[:-1], model.intercepts_[:-1]):
+        expected = h(expected @ W.astype(float) + b)
+    assert Z.shape == (50, 4) and Z.dtype == dtype
+    np.testing.assert_allclose(Z, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(model.transform(sp.csr_matrix(X)), Z,  # another product order
+                               rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-13)
+    assert list(model.get_feature_names_out()) == [f"mlpregressor{i}" for i in range(4)]
+    with pytest.raises(ValueError, match="no hidden layer"):
+        MLPRegressor(hidden_layer_sizes=()).fit(X, rng.normal(size=50)).transform(X)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_transform_feeds_a_scikit_learn_model(digits):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    X, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    net = MLPClassifier((32,), max_iter=50, random_state=0).fit(X_train, y_train)
+    head = LogisticRegression(max_iter=2000).fit(net.transform(X_train), y_train)
+    assert head.score(net.transform(X_test), y_test) > 0.93
