@@ -68,6 +68,11 @@ class Progress:
                               f"{rate:,.0f} samples/s  ETA {eta:.1f}s\n")
         self.stream.flush()
 
+    def __deepcopy__(self, memo):
+        # one reporter for every copy: scikit-learn's clone (TransformedTargetRegressor
+        # clones its regressor) deep-copies parameters, and a stream cannot be copied
+        return self
+
     def finish(self):
         if self.live and self.epoch_seconds:
             self.stream.write("\n")
@@ -195,7 +200,9 @@ def cmd_train(args, out, err):
         progress.finish()
     interrupted = any("interrupted by user" in str(w.message) for w in caught)
     network = network_of(model)
-    network.set_params(callbacks=None)  # the progress bar is not part of the model
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    for estimator in {id(e): e for e in (network, getattr(final, "regressor", network))}.values():
+        estimator.set_params(callbacks=None)  # the progress bar is not part of the model
 
     metric = _metric_name(model)
     train_score = model.score(X_train, y_train)

@@ -276,3 +276,14 @@ def test_a_sparse_file_that_never_uses_the_last_feature_is_predicted(tmp_path):
     status, out, err = run("predict", model, tmp_path / "new.svm")
     assert status == 0, err
     assert len(out.splitlines()) == 6
+
+
+def test_a_regression_with_progress_trains_and_saves(tmp_path):
+    """TransformedTargetRegressor clones the network, progress callback included."""
+    model = tmp_path / "d.fastbp"
+    status, out, err = run("train", "diabetes", "--epochs", "5", "--out", model)
+    assert status == 0, err
+    assert err.count("epoch ") == 5
+    loaded = fastbp.load(model)
+    assert loaded[-1].regressor.callbacks is None and loaded[-1].regressor_.callbacks is None
+    assert run("evaluate", model, "diabetes")[0] == 0
