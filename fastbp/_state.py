@@ -223,9 +223,11 @@ def _rebuilt(cls, state):
 
 def _checked_fitted(est, fitted):
     """The ``_from_fitted_state`` input of a plain fitted state, each value checked."""
-    from ._estimators import is_classifier  # noqa: PLC0415 - circular
-    from ._network import Layout, Network, hidden_units  # noqa: PLC0415
-    from ._optim import StochasticOptimizer  # noqa: PLC0415
+    from sklearn.base import is_classifier
+
+    from ._kernels import ACTIVATION_CODES
+    from ._network import Layout, Network, hidden_units  # noqa: PLC0415 - circular
+    from ._optim import StochasticOptimizer
 
     classifier = is_classifier(est)
     _keys(fitted, "fitted", _FITTED_KEYS | (_CLASSIFIER_KEYS if classifier else set()))
@@ -248,7 +250,6 @@ def _checked_fitted(est, fitted):
              for l, c in enumerate(fitted["coefs"])]  # noqa: E741
     intercepts = [_array(b, f"intercepts[{l}]", (units[l + 1],), dtype)
                   for l, b in enumerate(fitted["intercepts"])]  # noqa: E741
-    from ._kernels import ACTIVATION_CODES  # noqa: PLC0415
     if fitted["out_activation_"] not in ACTIVATION_CODES:
         _fail(f"out_activation_ {fitted['out_activation_']!r} is not one of "
               f"{sorted(ACTIVATION_CODES)}")

@@ -29,6 +29,7 @@ import os
 import platform
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -262,53 +263,48 @@ def read_metadata(path):
     ``versions``); for a skops file, ``format`` ('fastbp-skops'),
     ``estimator`` (the outer type), ``metrics`` and ``versions``.
     """
-    with _open_archive(path) as (archive, members):
+    with _open_archive(path) as (archive, members, _):
         if _SKOPS_SCHEMA in members:
             return _skops_extra(path, archive, members)
         return _checked_metadata(path, archive, members)
 
 
-class _open_archive:
-    """The archive at ``path`` and its members by name, checked as a directory."""
+@contextmanager
+def _open_archive(path):
+    """(archive, its members by name, the open file) of ``path``, checked as a directory.
 
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        path = self.path
-        try:
-            with open(path, "rb") as handle:
-                magic = handle.read(4)
-                size = os.fstat(handle.fileno()).st_size
-        except FileNotFoundError:
-            raise ModelFileError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise ModelFileError(f"{path}: is a directory, not a model file") from None
-        except OSError as error:
-            raise ModelFileError(f"{path}: cannot be read: {error}") from None
-        if magic != b"PK\x03\x04":
+    The file is opened once: every check and every read, skops's included,
+    sees the same file even if the path is replaced meanwhile.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, after the caller's reads
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot be read: {error}") from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if handle.read(4) != b"PK\x03\x04":
             raise ModelFileError(f"{path}: not a fastbp model file (not a ZIP archive)")
         try:
-            self.archive = zipfile.ZipFile(path)
-            infos = self.archive.infolist()
+            archive = zipfile.ZipFile(handle)
+            infos = archive.infolist()
         except Exception as error:  # noqa: BLE001 - a damaged archive can fail in any parser
             raise ModelFileError(f"{path}: not a readable fastbp model file (truncated or "
                                  f"corrupted?): {type(error).__name__}: {error}") from None
-        names = [info.filename for info in infos]
-        if len(set(names)) != len(names):
-            self.archive.close()
-            raise ModelFileError(f"{path}: the archive names a member twice")
-        declared = sum(info.file_size for info in infos)
-        if declared > _EXPANSION_ALLOWANCE + _MAX_EXPANSION * size or any(
-                info.flag_bits & 0x1 for info in infos):
-            self.archive.close()
-            raise ModelFileError(f"{path}: the archive's members would expand to "
-                                 f"{declared:,} bytes from a {size:,}-byte file, or are "
-                                 "encrypted; not a model file")
-        return self.archive, {info.filename: info for info in infos}
-
-    def __exit__(self, *exc):
-        self.archive.close()
+        with archive:
+            names = [info.filename for info in infos]
+            if len(set(names)) != len(names):
+                raise ModelFileError(f"{path}: the archive names a member twice")
+            declared = sum(info.file_size for info in infos)
+            if declared > _EXPANSION_ALLOWANCE + _MAX_EXPANSION * size or any(
+                    info.flag_bits & 0x1 for info in infos):
+                raise ModelFileError(f"{path}: the archive's members would expand to "
+                                     f"{declared:,} bytes from a {size:,}-byte file, or are "
+                                     "encrypted; not a model file")
+            yield archive, {info.filename: info for info in infos}, handle
 
 
 def _read_member(path, archive, info, limit):
@@ -429,9 +425,9 @@ def load(path):
         estimators (load such a file with ``skops.io.load`` and the types you
         trust).
     """
-    with _open_archive(path) as (archive, members):
+    with _open_archive(path) as (archive, members, handle):
         if _SKOPS_SCHEMA in members:
-            return _load_skops(path, archive, members)
+            return _load_skops(path, archive, members, handle)
         metadata = _checked_metadata(path, archive, members)
         arrays = {}
         for name, spec in metadata["arrays"].items():
@@ -548,7 +544,7 @@ def _decode(value, arrays):
     return random_state
 
 
-def _load_skops(path, archive, members):
+def _load_skops(path, archive, members, handle):
     try:
         import skops.io as sio
     except ImportError:
@@ -558,17 +554,19 @@ def _load_skops(path, archive, members):
     for info in members.values():
         if info.filename.endswith(".npy"):
             _npy_header(path, archive, info)
-    data = _read_member(path, archive, members[_SKOPS_SCHEMA], MAX_METADATA_BYTES)
-    del data  # read once: a bad CRC or truncation is caught here
+    # skops reads its schema whole: bounded (and its checksum checked) here first
+    _read_member(path, archive, members[_SKOPS_SCHEMA], MAX_METADATA_BYTES)
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        handle.seek(0)
+        untrusted = sio.get_untrusted_types(file=handle)
         foreign = sorted(set(untrusted) - set(TRUSTED_TYPES))
         if foreign:
             raise ModelFileError(
                 f"{path}: it names types outside scikit-learn, NumPy, SciPy and fastbp's "
                 f"estimators: {foreign}. If you trust them, load it with "
                 "skops.io.load(path, trusted=[...]).")
-        return sio.load(path, trusted=list(untrusted))
+        handle.seek(0)
+        return sio.load(handle, trusted=list(untrusted))
     except ModelFileError:
         raise
     except RecursionError:
