@@ -4,13 +4,15 @@ SHARED_PARAMETERS = """
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
         ``()`` gives a network without hidden layers (a linear or logistic model).
-    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus'}, \
-default='relu'
-        Activation function h of the hidden layers. scikit-learn's four, and
-        three it does not offer: 'leaky_relu' h(a) = a for a > 0, 0.01·a
-        otherwise; 'elu' h(a) = a for a > 0, eᵃ − 1 otherwise (α = 1);
-        'softplus' h(a) = log(1 + eᵃ), whose derivative is the logistic
-        function.
+    activation : str or sequence of str, default='relu'
+        Activation function h of the hidden layers, one of 'identity',
+        'logistic', 'tanh', 'relu' (scikit-learn's four) and five it does not
+        offer: 'leaky_relu' h(a) = a for a > 0, 0.01·a otherwise; 'elu'
+        h(a) = a for a > 0, eᵃ − 1 otherwise (α = 1); 'softplus'
+        h(a) = log(1 + eᵃ); 'gelu' h(a) = a·Φ(a) = ½·a·(1 + erf(a/√2)), the
+        exact form (float32 networks evaluate Φ to 1.2·10⁻⁷ relative error);
+        'silu' h(a) = a·σ(a). A tuple or list gives one name per hidden
+        layer, e.g. ``('relu', 'tanh')`` for ``hidden_layer_sizes=(64, 32)``.
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'lbfgs' is SciPy's L-BFGS-B on the full-batch objective; 'sgd' is
         minibatch SGD with (Nesterov) momentum; 'adam' is Adam.
@@ -19,8 +21,13 @@ default='relu'
         weight (the sample size when unweighted) when added to the loss.
     batch_size : int or 'auto', default='auto'
         Minibatch size for 'sgd' and 'adam'; 'auto' is min(200, n_samples).
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule for 'sgd', with scikit-learn's meaning.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine'}, default='constant'
+        Learning-rate schedule. 'constant', 'invscaling' and 'adaptive' have
+        scikit-learn's meaning and apply to 'sgd' only ('adam' ignores them,
+        as in scikit-learn). 'cosine', for 'sgd' and 'adam': epoch e
+        (counted from 0) trains at learning_rate_init·½(1 + cos(π·e/max_iter)),
+        from learning_rate_init down towards 0 at max_iter (with
+        ``partial_fit``, e counts every epoch so far).
     learning_rate_init : float, default=0.001
         Initial learning rate ('sgd' and 'adam').
     power_t : float, default=0.5
@@ -44,7 +51,8 @@ default='relu'
         Whether 'sgd' uses Nesterov's momentum.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified for
-        single-output classification) and stop when its score stops improving;
+        single-output classification), or use the ``X_val, y_val`` given to
+        ``fit``, and stop when its score (see ``scoring``) stops improving;
         the best weights are restored.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
@@ -72,7 +80,28 @@ default='relu'
         L-BFGS iteration), with ``info`` a dict of ``epoch``, ``max_epochs``,
         ``loss``, ``validation_score`` (None without early stopping),
         ``n_samples`` and ``seconds`` (the epoch's time). A callback returning
-        True stops training after that epoch. For progress bars and logging."""
+        True stops training after that epoch. For progress bars and logging.
+        scikit-learn's own callback API (``set_callbacks``) works as well.
+    dropout : float or sequence of float, default=0.0
+        Inverted dropout on the hidden units, one rate p for every hidden
+        layer or one per hidden layer, in [0, 1): during 'sgd' and 'adam'
+        training each hidden unit of each sample is zeroed with probability p
+        and the kept ones are scaled by 1/(1 − p), so that no rescaling is
+        needed afterwards. The masks are drawn from ``random_state`` (a new
+        seed each epoch) and depend on nothing else: the same model for any
+        ``n_jobs`` slices. ``predict``, ``transform``, ``loss_gradient``,
+        ``fastbp.graph`` and the 'lbfgs' solver see no dropout.
+    max_grad_norm : float or None, default=None
+        Clip the gradient of each minibatch step ('sgd', 'adam'): when its
+        global Euclidean norm ‖g‖ over all weights and biases exceeds this
+        value, the step uses g·max_grad_norm/‖g‖. None: no clipping.
+    scoring : str, callable or None, default=None
+        What early stopping monitors on the validation set (higher is
+        better). None: ``score`` (accuracy, R²), scikit-learn's choice;
+        'loss': the validation loss (the data term of the objective, no L2
+        term), stored in ``validation_scores_`` as its negative; any other
+        string: that scikit-learn scorer (e.g. 'f1_macro'); a callable:
+        ``scoring(estimator, X_val, y_val)``."""
 
 SHARED_ATTRIBUTES = """
     loss_ : float
@@ -142,9 +171,16 @@ REGRESSOR = f"""Multi-layer perceptron regressor, trained by compiled backpropag
 
     Parameters
     ----------
-    loss : {{'squared_error', 'poisson'}}, default='squared_error'
+    loss : {{'squared_error', 'poisson', 'huber', 'absolute_error'}}, default='squared_error'
         'squared_error' (identity output) minimises ½·Σₖ mean((y − ŷ)²);
-        'poisson' (exp output, y ≥ 0) minimises half the Poisson deviance.{SHARED_PARAMETERS}
+        'poisson' (exp output, y ≥ 0) minimises half the Poisson deviance.
+        fastbp also has, with the identity output and r = ŷ − y: 'huber',
+        ℓ = ½r² for |r| ≤ huber_delta, huber_delta·(|r| − ½·huber_delta)
+        beyond (quadratic near 0, linear for outliers); 'absolute_error',
+        ℓ = |r|.{SHARED_PARAMETERS}
+    huber_delta : float, default=1.0
+        δ of the 'huber' loss, in the units of y: residuals beyond it count
+        linearly.
 
     Attributes
     ----------{SHARED_ATTRIBUTES}

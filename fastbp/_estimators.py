@@ -22,8 +22,9 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _docs, _fastpath, _kernels, _state, _threads, _training
+from ._sklearn_callbacks import CallbackSupportMixin, FitTasks
 from ._kernels import KernelData, KernelTargets
-from ._network import CHUNK_ROWS, Network, hidden_units, output_activation
+from ._network import CHUNK_ROWS, Network, hidden_activations, hidden_units, output_activation
 from ._optim import StochasticOptimizer
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -62,16 +63,16 @@ def _binarizer(classes, target_type):
     return binarizer
 
 
-class BaseMultilayerPerceptron(BaseEstimator):
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
     """Shared machinery of MLPClassifier and MLPRegressor (not for direct use)."""
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(_kernels.HIDDEN_ACTIVATIONS))],
+        "activation": [StrOptions(set(_kernels.HIDDEN_ACTIVATIONS)), list, tuple],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -91,6 +92,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [None, Integral],
         "callbacks": [None, list],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "scoring": [None, StrOptions({"loss"}), str, callable],
     }
 
     # ------------------------------------------------------------------
@@ -163,7 +167,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         est = cls(**params)
         network = state["network"]
         units = network.units
-        if network.activation != est.activation:
+        if network.activations != hidden_activations(est.activation, len(units) - 2):
             raise ValueError(f"the network's hidden activation {network.activation!r} is not "
                              f"the parameters' {est.activation!r}")
         if units[0] != state["n_features_in_"] or units[1:-1] != hidden_units(est.hidden_layer_sizes):
@@ -276,7 +280,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
                              "network has no hidden layer (hidden_layer_sizes=()).")
         # the network without its output layer, the last hidden activation as its output
         hidden = Network.from_arrays(units[:-1], network.coefs[:-1], network.intercepts[:-1],
-                                     network.activation, network.activation, network.dtype)
+                                     network.activations[:-1], network.activations[-1],
+                                     network.dtype)
         return self._forward_pass_fast(X, network=hidden)
 
     def fit_transform(self, X, y, sample_weight=None):
@@ -368,13 +373,25 @@ class BaseMultilayerPerceptron(BaseEstimator):
                                              ensure_non_negative=True)
         return np.ascontiguousarray(sample_weight)
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, validation=None):
         hidden_layer_sizes = hidden_units(self.hidden_layer_sizes)
+        hidden_activations(self.activation, len(hidden_layer_sizes))  # checked before any change
+        _training.dropout_rates(self, len(hidden_layer_sizes) + 2)
+        if validation is not None and validation[0] is None:
+            validation = None
+        if validation is not None and not self.early_stopping:
+            raise ValueError("X_val and y_val are passed to fit while early_stopping is False; "
+                             "a validation set is used by early stopping only: set "
+                             "early_stopping=True.")
+        if validation is not None and self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError("X_val and y_val are used by early stopping, which only the "
+                             "'sgd' and 'adam' solvers have.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
         y_labels = y
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n_features = X.shape[1]
+        given_weight = sample_weight
         sample_weight = self._prepare_sample_weight(sample_weight, X, y_labels, incremental)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
@@ -397,11 +414,18 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self.n_outputs_ = y.shape[1]
         self._adopt_network(self._current_network().astype(X.dtype))
 
-        with _threads.kernel_threads(self.n_jobs) as max_slices:
-            if self.solver in _STOCHASTIC_SOLVERS:
-                _training.fit_stochastic(self, X, y, sample_weight, incremental, max_slices)
-            else:
-                _training.fit_lbfgs(self, X, y, sample_weight, max_slices)
+        if validation is not None:
+            validation = self._validation_set(*validation, X.dtype)
+        tasks = FitTasks(self, X, y_labels, given_weight, 1 if incremental else self.max_iter)
+        try:
+            with _threads.kernel_threads(self.n_jobs) as max_slices:
+                if self.solver in _STOCHASTIC_SOLVERS:
+                    _training.fit_stochastic(self, X, y, sample_weight, incremental, max_slices,
+                                             validation, tasks)
+                else:
+                    _training.fit_lbfgs(self, X, y, sample_weight, max_slices, tasks)
+        finally:
+            tasks.fit_ends()
 
         if not np.isfinite(self._current_network().theta).all():
             raise ValueError(
@@ -415,8 +439,38 @@ class BaseMultilayerPerceptron(BaseEstimator):
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
 
+    def _validation_set(self, X_val, y_val, sample_weight_val, dtype):
+        """The given validation set, checked as ``fit`` checks X and y.
+
+        Returns
+        -------
+        (X_val, y_val, encoded, sample_weight_val)
+            ``y_val`` as given (labels, for ``score`` and scorers), ``encoded``
+            as the network's outputs (for the validation loss).
+        """
+        if y_val is None:
+            raise ValueError("X_val is given without y_val.")
+        X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False,
+                              dtype=dtype)
+        y_val = np.asarray(y_val)
+        if y_val.shape[0] != X_val.shape[0]:
+            raise ValueError(f"X_val has {X_val.shape[0]} samples but y_val has "
+                             f"{y_val.shape[0]}.")
+        encoded = self._transform_targets(y_val)
+        if encoded.ndim == 1:
+            encoded = encoded.reshape((-1, 1))
+        if encoded.shape[1] != self.n_outputs_:
+            raise ValueError(f"y_val has {encoded.shape[1]} outputs; the network has "
+                             f"{self.n_outputs_}.")
+        sample_weight_val = self._prepare_sample_weight(sample_weight_val, X_val, y_val, False)
+        if X_val.shape[0] < 1 or not sample_weight_val.sum() > 0:
+            raise ValueError("The validation set (X_val, y_val) must have at least one sample "
+                             "of positive weight.")
+        return (X_val, y_val, np.ascontiguousarray(encoded, dtype=dtype),
+                sample_weight_val.astype(dtype))
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -428,13 +482,25 @@ class BaseMultilayerPerceptron(BaseEstimator):
             regression).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set for early stopping (``early_stopping=True``,
+            solvers 'sgd' and 'adam'): it replaces the ``validation_fraction``
+            split, so that every row of X trains. fastbp only (as in
+            scikit-learn's HistGradientBoosting).
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Its targets; required with ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Its sample weights (class weights are applied as to ``sample_weight``).
 
         Returns
         -------
         self : object
             Returns a trained MLP model.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        if X_val is None and (y_val is not None or sample_weight_val is not None):
+            raise ValueError("y_val or sample_weight_val is given without X_val.")
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         validation=(X_val, y_val, sample_weight_val))
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
@@ -519,7 +585,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 n_jobs=None, class_weight=None, callbacks=None):
+                 n_jobs=None, class_weight=None, callbacks=None, dropout=0.0,
+                 max_grad_norm=None, scoring=None):
         _store_init_params(self, locals())
 
     loss = "log_loss"
@@ -666,7 +733,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "poisson", "huber", "absolute_error"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -675,7 +743,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 n_jobs=None, callbacks=None):
+                 n_jobs=None, callbacks=None, dropout=0.0, max_grad_norm=None, scoring=None,
+                 huber_delta=1.0):
         _store_init_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):

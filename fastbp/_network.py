@@ -13,7 +13,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ._kernels import ACTIVATION_CODES, KernelNetwork
+from ._kernels import ACTIVATION_CODES, HIDDEN_ACTIVATIONS, KernelNetwork
 
 # Rows per chunk for prediction and full-batch gradients: memory stays
 # O(chunk × width) whatever the number of samples.
@@ -101,13 +101,42 @@ class Layout:
         return theta
 
 
+def hidden_activations(activation, n_hidden):
+    """The activation of each hidden layer: a tuple of ``n_hidden`` names.
+
+    ``activation`` is one name for every hidden layer, or a tuple / list of
+    one name per hidden layer.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a sequence of the wrong length.
+    """
+    if isinstance(activation, str):
+        names = (activation,) * n_hidden
+        given = [activation]
+    else:
+        names = given = tuple(activation)
+        if len(names) != n_hidden:
+            raise ValueError(f"activation has {len(names)} names for {n_hidden} hidden layers "
+                             f"(hidden_layer_sizes); give one name per hidden layer, or one "
+                             f"name for all.")
+    for name in given:
+        if not isinstance(name, str) or name not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"The activation {name!r} is not one of "
+                             f"{', '.join(map(repr, HIDDEN_ACTIVATIONS))}.")
+    return names
+
+
 def glorot_uniform(layout, activation, random_state, dtype):
     """Glorot-uniform initial parameters, drawn exactly as scikit-learn draws them.
 
     For each layer in turn, W ~ U(−r, r) of shape (fan_in, fan_out) then
     b ~ U(−r, r), with r = √(6 / (fan_in + fan_out)), or √(2 / …) for the
     logistic activation. The same ``random_state`` therefore gives the same
-    initial weights as ``sklearn.neural_network.MLPClassifier``.
+    initial weights as ``sklearn.neural_network.MLPClassifier``. With one
+    activation per hidden layer, a layer's r follows the activation of the
+    layer its weights feed (the output layer: the last hidden layer's).
 
     Returns
     -------
@@ -115,9 +144,13 @@ def glorot_uniform(layout, activation, random_state, dtype):
     """
     theta = np.empty(layout.n_params, dtype=dtype)
     coefs, intercepts = layout.views(theta)
-    factor = 2.0 if activation == "logistic" else 6.0
+    if isinstance(activation, str):
+        fed = [activation] * len(coefs)
+    else:
+        fed = list(activation) + list(activation[-1:] or ["relu"])
     for l in range(len(coefs)):
         fan_in, fan_out = layout.coef_shape(l)
+        factor = 2.0 if fed[l] == "logistic" else 6.0
         bound = np.sqrt(factor / (fan_in + fan_out))
         coefs[l][...] = random_state.uniform(-bound, bound, (fan_in, fan_out))
         intercepts[l][...] = random_state.uniform(-bound, bound, fan_out)
@@ -154,33 +187,41 @@ class Network:
     layout : Layout
     theta : ndarray of shape (layout.n_params,), float32 or float64
         Adopted, not copied.
-    activation : str
-        Hidden activation ('identity', 'logistic', 'tanh', 'relu').
+    activation : str or tuple of str
+        Hidden activation (one of ``HIDDEN_ACTIVATIONS``), or one per hidden layer.
     out_activation : str
-        Output activation ('identity', 'logistic', 'softmax', 'exp').
+        Output activation (any of ``ACTIVATION_CODES``: 'identity', 'logistic',
+        'softmax', 'exp' for the estimators' networks).
 
     Attributes
     ----------
     coefs, intercepts : list of ndarray
         Views of ``theta`` shaped as scikit-learn's ``coefs_`` / ``intercepts_``.
+    activations : tuple of str
+        The activation of each hidden layer.
     """
 
     def __init__(self, layout, theta, activation, out_activation):
-        for name, value in (("activation", activation), ("out_activation", out_activation)):
-            if value not in ACTIVATION_CODES:
-                raise ValueError(f"{name} {value!r} is not one of {sorted(ACTIVATION_CODES)}.")
+        activations = hidden_activations(activation, len(layout.units) - 2)
+        if not isinstance(activation, str):
+            activation = activations  # a list is kept as a tuple: hashable, compared by value
+        if out_activation not in ACTIVATION_CODES:
+            raise ValueError(f"out_activation {out_activation!r} is not one of "
+                             f"{sorted(ACTIVATION_CODES)}.")
         if theta.shape != (layout.n_params,) or theta.dtype not in (np.float32, np.float64):
             raise ValueError(f"theta must be a float32/float64 vector of {layout.n_params} "
                              f"parameters; got {theta.dtype} of shape {theta.shape}")
         self.layout = layout
         self.theta = theta
         self.activation = activation
+        self.activations = activations
         self.out_activation = out_activation
         self.coefs, self.intercepts = layout.views(theta)
-        self._codes = (ACTIVATION_CODES[activation], ACTIVATION_CODES[out_activation])
+        codes = np.array([ACTIVATION_CODES[name] for name in (*activations, out_activation)],
+                         dtype=np.int64)
         # built once: prediction of one row pays for every Python step
         self._kernel_args = KernelNetwork(theta, layout.units, layout.coef_off,
-                                          layout.int_off, *self._codes)
+                                          layout.int_off, codes)
 
     def __reduce__(self):
         # the buffer once; the views are made anew from it

@@ -2,7 +2,8 @@
 
 The per-step update rules are compiled (``_kernels/optimizer.py``); what lives
 here is what changes once per epoch: the learning-rate schedule (scikit-learn's
-'constant', 'invscaling' and 'adaptive') and the stopping decision. The state
+'constant', 'invscaling' and 'adaptive', for sgd only as in scikit-learn, and
+fastbp's 'cosine', for sgd and adam) and the stopping decision. The state
 is plain arrays, so estimators holding it pickle and clone cleanly.
 """
 
@@ -121,7 +122,7 @@ class StochasticOptimizer:
         solver = snapshot["solver"]
         if solver not in ("sgd", "adam"):
             fail(f"optimizer solver {solver!r} is not 'sgd' or 'adam'")
-        if snapshot["lr_schedule"] not in ("constant", "invscaling", "adaptive"):
+        if snapshot["lr_schedule"] not in ("constant", "invscaling", "adaptive", "cosine"):
             fail(f"optimizer lr_schedule {snapshot['lr_schedule']!r} is unknown")
         if not isinstance(snapshot["nesterov"], (bool, np.bool_)):
             fail("optimizer nesterov must be True or False")
@@ -148,6 +149,17 @@ class StochasticOptimizer:
                  f"{getattr(state, 'dtype', type(state).__name__)} of shape "
                  f"{getattr(state, 'shape', None)}")
         return snapshot
+
+    def epoch_begins(self, epoch, max_epochs):
+        """Start-of-epoch schedule: 'cosine' sets η = η₀ · ½(1 + cos(π e / max_epochs)).
+
+        ``epoch`` e counts from 0, so the first epoch trains at η₀ and the
+        rate falls towards 0 over ``max_epochs`` epochs (0 after them). For
+        both solvers: adam's steps are scaled by it too.
+        """
+        if self.lr_schedule == "cosine":
+            progress = min(epoch, max_epochs) / max_epochs
+            self.learning_rate = self.learning_rate_init * 0.5 * (1.0 + np.cos(np.pi * progress))
 
     def iteration_ends(self, time_step):
         """End-of-epoch schedule: 'invscaling' sets η = η₀ / (t + 1)^power_t."""

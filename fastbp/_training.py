@@ -8,16 +8,19 @@ Each function works on an estimator whose network is already set up
 (``est._network``), writing scikit-learn's fitted attributes on it.
 """
 
+import inspect
 import time
 import warnings
+from numbers import Real
 
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import train_test_split
 
 from . import _fastpath, _kernels, _threads
-from ._kernels import KernelData, KernelObjective, KernelTargets
+from ._kernels import KernelData, KernelDropout, KernelObjective, KernelTargets
 from ._network import CHUNK_ROWS
 from ._optim import StochasticOptimizer, minimize_lbfgs
 
@@ -85,6 +88,49 @@ def reported_loss_scale(est):
     return 1.0
 
 
+def loss_code(est):
+    """The kernels' code of the loss ``est`` minimises (see ``output_delta_and_loss``)."""
+    if est.out_activation_ == "identity" and not is_classifier(est):
+        return _kernels.REGRESSION_LOSS_CODES[est.loss]
+    return _kernels.ACTIVATION_CODES[est.out_activation_]
+
+
+def kernel_objective(est, dtype, loss_scale=1.0):
+    """The kernels' ``KernelObjective`` of ``est`` for a network of ``dtype``."""
+    return KernelObjective(float(est.alpha), float(np.finfo(dtype).eps), float(loss_scale),
+                           loss_code(est), float(getattr(est, "huber_delta", 1.0)),
+                           float(est.max_grad_norm or 0.0))
+
+
+def dropout_rates(est, n_layers):
+    """``est.dropout`` as a rate per layer after the input (the output layer's 0).
+
+    Returns
+    -------
+    rates : ndarray of shape (n_layers - 1,), float64
+
+    Raises
+    ------
+    ValueError
+        For a rate outside [0, 1) or a sequence of the wrong length.
+    """
+    n_hidden = n_layers - 2
+    given = est.dropout
+    if isinstance(given, Real) and not isinstance(given, bool):
+        rates = [float(given)] * n_hidden
+    else:
+        rates = list(given)
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout has {len(rates)} rates for {n_hidden} hidden layers "
+                             "(hidden_layer_sizes); give one rate per hidden layer, or one "
+                             "for all.")
+    for rate in rates:
+        if (not isinstance(rate, Real) or isinstance(rate, bool) or not np.isfinite(rate)
+                or not 0 <= rate < 1):
+            raise ValueError(f"dropout rates must be numbers in [0, 1); got {rate!r}.")
+    return np.array([*map(float, rates), 0.0], dtype=np.float64)
+
+
 def objective(est, data, targets, max_slices, loss_scale=1.0):
     """``theta -> (J(θ), ∇J(θ))`` over the whole data set, via the kernels.
 
@@ -94,7 +140,7 @@ def objective(est, data, targets, max_slices, loss_scale=1.0):
     network = est._network
     n_params = network.layout.n_params
     grad = np.empty(n_params, dtype=network.dtype)
-    settings = KernelObjective(float(est.alpha), float(np.finfo(network.dtype).eps), loss_scale)
+    settings = kernel_objective(est, network.dtype, loss_scale)
     n_slices = _threads.slices_for(max_slices, min(CHUNK_ROWS, data.n_samples), n_params)
     governor = _threads.ThreadGovernor(n_slices, ("objective", n_params))
 
@@ -120,10 +166,14 @@ def finish_objective(loss_sum, raw, theta, layout, alpha, sw_sum, loss_scale=1.0
     return (loss_sum * loss_scale + 0.5 * alpha * squared_norm) / sw_sum, grad
 
 
-def fit_lbfgs(est, X, y, sample_weight, max_slices):
-    """Full-batch training with SciPy's L-BFGS-B on J(θ); sets ``loss_`` and ``n_iter_``."""
+def fit_lbfgs(est, X, y, sample_weight, max_slices, tasks=None):
+    """Full-batch training with SciPy's L-BFGS-B on J(θ); sets ``loss_`` and ``n_iter_``.
+
+    ``tasks`` (``FitTasks``) reports each iteration to scikit-learn's callbacks.
+    """
     data = KernelData.of(X, X.dtype)
     clock = [time.perf_counter(), 0]
+    sklearn_callbacks = tasks is not None and tasks.active
 
     def on_iteration(loss):
         clock[1] += 1
@@ -131,6 +181,11 @@ def fit_lbfgs(est, X, y, sample_weight, max_slices):
         stop = call_back(est, epoch=clock[1], max_epochs=est.max_iter, loss=loss,
                          validation_score=None, n_samples=data.n_samples,
                          seconds=now - clock[0])
+        if sklearn_callbacks:
+            # SciPy reports an iteration once it is done: its task begins and ends here
+            est.n_iter_, est.loss_ = clock[1], loss
+            tasks.epoch_begins()
+            stop = tasks.epoch_ends() or stop
         clock[0] = now
         return stop
 
@@ -138,7 +193,7 @@ def fit_lbfgs(est, X, y, sample_weight, max_slices):
         objective(est, data, KernelTargets(y, sample_weight), max_slices,
                   reported_loss_scale(est)),
         est._network.theta, est.max_iter, est.max_fun, est.tol, est.verbose,
-        on_iteration if est.callbacks else None)
+        on_iteration if est.callbacks or sklearn_callbacks else None)
 
 
 def _batch_size(est, n_samples):
@@ -154,7 +209,8 @@ def _split_for_early_stopping(est, X, y, sample_weight):
     """(train, validation) parts, stratified except for multilabel targets (as scikit-learn).
 
     Stratified on the indicator as booleans, as scikit-learn: its error
-    message names the classes 'True' / 'False'.
+    message names the classes 'True' / 'False'. The validation part is
+    ``(X_val, y_val as labels, y_val as the network's outputs, weights)``.
     """
     stratify = y.astype(bool) if is_classifier(est) and est.n_outputs_ == 1 else None
     X_train, X_val, y_train, y_val, sw_train, sw_val = train_test_split(
@@ -163,10 +219,53 @@ def _split_for_early_stopping(est, X, y, sample_weight):
     if X_val.shape[0] < 2:
         raise ValueError("The validation set is too small. Increase "
                          "'validation_fraction' or the size of your dataset.")
+    encoded = np.ascontiguousarray(y_val)
     if is_classifier(est):
         y_val = est._label_binarizer.inverse_transform(y_val)
     return (X_train, np.ascontiguousarray(y_train), np.ascontiguousarray(sw_train)), (
-        X_val, y_val, sw_val)
+        X_val, y_val, encoded, sw_val)
+
+
+def validation_loss(est, X_val, encoded, sample_weight):
+    """The data loss on a validation set: Σᵢ sᵢℓᵢ / Σ sᵢ, scaled as ``loss_`` reports it.
+
+    No L2 term: it measures the fit to unseen data, not the objective.
+    """
+    prediction = np.ascontiguousarray(est._forward_pass_fast(X_val, check_input=False),
+                                      dtype=encoded.dtype)
+    if not np.isfinite(prediction).all():
+        return np.inf
+    sample_weight = np.ascontiguousarray(sample_weight, dtype=encoded.dtype)
+    delta = np.empty_like(prediction)
+    total = _kernels.output_delta_and_loss(
+        prediction, encoded, sample_weight, np.arange(encoded.shape[0]), loss_code(est),
+        float(np.finfo(encoded.dtype).eps), float(getattr(est, "huber_delta", 1.0)), delta)
+    return total * reported_loss_scale(est) / float(sample_weight.sum())
+
+
+def validation_score(est, validation):
+    """What early stopping monitors, higher is better (see the ``scoring`` parameter).
+
+    None: ``score`` (accuracy or R², scikit-learn's choice); 'loss': the
+    validation loss, negated; else the scikit-learn scorer of that name or
+    the callable ``scoring(est, X_val, y_val)``.
+    """
+    X_val, y_val, encoded, sw_val = validation
+    if est.scoring is None:
+        return est._score(X_val, y_val, sw_val)
+    if est.scoring == "loss":
+        return -validation_loss(est, X_val, encoded, sw_val)
+    scorer = check_scoring(est, scoring=est.scoring)
+    if "sample_weight" in _parameters(scorer):
+        return float(scorer(est, X_val, y_val, sample_weight=sw_val))
+    return float(scorer(est, X_val, y_val))
+
+
+def _parameters(function):
+    try:
+        return inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        return {}
 
 
 def _divergence_error(n_iter, loss):
@@ -199,12 +298,16 @@ def _complete_stochastic_history(est, early_stopping):
         est.best_loss_ = np.inf
 
 
-def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
+def fit_stochastic(est, X, y, sample_weight, incremental, max_slices, validation=None,
+                   tasks=None):
     """Minibatch epochs (sgd / adam) with scikit-learn's schedules and stopping rules.
 
     Each epoch runs as governed kernel calls of whole batches (threads or
     serial, whichever is faster now). Divergence and Ctrl-C restore the last
-    finished epoch's weights and optimizer state.
+    finished epoch's weights and optimizer state. ``validation`` is a given
+    validation set for early stopping (``_validation_set``'s tuple), else
+    early stopping splits off ``validation_fraction`` of X. ``tasks``
+    (``FitTasks``) reports each epoch to scikit-learn's callbacks.
     """
     theta = est._network.theta
     if not incremental or not hasattr(est, "_optimizer"):
@@ -216,7 +319,9 @@ def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")
     early_stopping = est.early_stopping
-    if early_stopping:
+    if early_stopping and validation is not None:
+        X_train, y_train, sw_train = X, y, sample_weight
+    elif early_stopping:
         (X_train, y_train, sw_train), validation = _split_for_early_stopping(
             est, X, y, sample_weight)
     else:
@@ -229,8 +334,9 @@ def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
     sample_idx = np.arange(n_samples, dtype=np.int64)
     batch_size = _batch_size(est, n_samples)
     net = est._network.kernel_args()
-    settings = KernelObjective(float(est.alpha), float(np.finfo(theta.dtype).eps),
-                               reported_loss_scale(est))
+    settings = kernel_objective(est, theta.dtype, reported_loss_scale(est))
+    rates = dropout_rates(est, len(est._network.units))
+    dropout = KernelDropout(rates, np.uint64(0))
     n_slices = _threads.slices_for(max_slices, batch_size, theta.shape[0])
     governor = _threads.ThreadGovernor(n_slices, ("train", batch_size, theta.shape[0]))
     n_batches = (n_samples + batch_size - 1) // batch_size
@@ -247,8 +353,15 @@ def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
     try:
         for _ in range(est.max_iter):
             epoch_start = time.perf_counter()
+            if tasks is not None:
+                tasks.epoch_begins()
+            optimizer.epoch_begins(len(est.loss_curve_) if incremental else est.n_iter_,
+                                   est.max_iter)
             if est.shuffle:
                 sample_idx = _fastpath.shuffled(sample_idx, est._random_state)
+            if rates.any():  # a new mask seed each epoch (no draw without dropout)
+                dropout = KernelDropout(rates, np.uint64(
+                    est._random_state.randint(0, np.iinfo(np.int64).max, dtype=np.int64)))
             # the epoch in runs of whole batches (one kernel call each),
             # which the governor runs on threads or serially, as is faster
             loss_sum, done = 0.0, 0
@@ -258,7 +371,7 @@ def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
                     loss_sum = kernel(data, targets,
                                       sample_idx[done * batch_size : (done + step) * batch_size],
                                       batch_size, net, settings, optimizer.kernel_args(),
-                                      n_slices, loss_sum)
+                                      dropout, n_slices, loss_sum)
                 done += step
             loss = loss_sum / n_samples
             if not np.isfinite(loss) or not np.isfinite(theta).all():
@@ -286,17 +399,21 @@ def fit_stochastic(est, X, y, sample_weight, incremental, max_slices):
             if est.verbose:
                 print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
 
-            score = est._score(*validation) if early_stopping else None
+            score = validation_score(est, validation) if early_stopping else None
             if update_no_improvement(est, score) and early_stopping:
                 best[...] = theta
             optimizer.iteration_ends(est.t_)
             last_good[...] = theta
             last_state[0][...] = optimizer.state
             last_state[1][...] = optimizer.step_count
-            if call_back(est, epoch=est.n_iter_, max_epochs=1 if incremental else est.max_iter,
-                         loss=est.loss_,
-                         validation_score=est.validation_scores_[-1] if early_stopping else None,
-                         n_samples=n_samples, seconds=time.perf_counter() - epoch_start):
+            stop = call_back(est, epoch=est.n_iter_, max_epochs=1 if incremental else est.max_iter,
+                             loss=est.loss_,
+                             validation_score=est.validation_scores_[-1] if early_stopping
+                             else None,
+                             n_samples=n_samples, seconds=time.perf_counter() - epoch_start)
+            if tasks is not None and tasks.epoch_ends():
+                stop = True
+            if stop:
                 break
             if stop_when_stalled(est, optimizer,
                                  "Validation score" if early_stopping else "Training loss"):
@@ -353,15 +470,16 @@ def warn_if_worse_than_constant(est, X, y, sample_weight):
     sw_sum = float(sample_weight.sum())
     if sw_sum <= 0:
         return
-    code = _kernels.ACTIVATION_CODES[est.out_activation_]
+    code = loss_code(est)
     eps = float(np.finfo(y.dtype).eps)
+    huber_delta = float(getattr(est, "huber_delta", 1.0))
     every_row = np.arange(y.shape[0])
 
     def data_loss(prediction):
         prediction = np.ascontiguousarray(prediction, dtype=y.dtype)
         delta = np.empty_like(prediction)
         return _kernels.output_delta_and_loss(prediction, y, sample_weight, every_row,
-                                              code, eps, delta) / sw_sum
+                                              code, eps, huber_delta, delta) / sw_sum
 
     constant = (sample_weight @ y) / sw_sum
     if est.out_activation_ == "softmax":

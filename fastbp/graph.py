@@ -19,6 +19,7 @@ mode.
 """
 
 import numpy as np
+from scipy.special import ndtr  # Φ, the standard normal distribution function
 
 
 class Node:
@@ -184,6 +185,31 @@ class Softplus(Elementwise):
         return 1.0 / (1.0 + np.exp(-x))  # the logistic function σ(x)
 
 
+class GELU(Elementwise):
+    """x Φ(x), Φ the standard normal distribution function."""
+
+    label = "gelu"
+
+    def f(self, x):
+        return x * ndtr(x)
+
+    def f_prime(self, x, y):
+        return ndtr(x) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)  # Φ + x φ
+
+
+class SiLU(Elementwise):
+    """x σ(x) (also called swish)."""
+
+    label = "silu"
+
+    def f(self, x):
+        return x / (1.0 + np.exp(-x))
+
+    def f_prime(self, x, y):
+        s = 1.0 / (1.0 + np.exp(-x))
+        return s + x * s * (1 - s)  # σ + x σ′
+
+
 class Exp(Elementwise):
     label = "exp"
 
@@ -255,6 +281,35 @@ class SquaredError(Loss):
 
     def derivative(self, y):
         return y - self.target
+
+
+class Huber(Loss):
+    """ℓ = ½ r² if |r| ≤ δ else δ(|r| − ½δ), r = ŷ − t; ∂ℓ/∂ŷ = clip(r, −δ, δ)."""
+
+    label = "huber"
+
+    def __init__(self, prediction, target, sample_weight=None, delta=1.0, name=None):
+        super().__init__(prediction, target, sample_weight, name=name)
+        self.delta = float(delta)
+
+    def elementwise(self, y):
+        r = np.abs(y - self.target)
+        return np.where(r <= self.delta, 0.5 * r * r, self.delta * (r - 0.5 * self.delta))
+
+    def derivative(self, y):
+        return np.clip(y - self.target, -self.delta, self.delta)
+
+
+class AbsoluteError(Loss):
+    """ℓ = |ŷ − t|, ∂ℓ/∂ŷ = sign(ŷ − t)."""
+
+    label = "absolute error"
+
+    def elementwise(self, y):
+        return np.abs(y - self.target)
+
+    def derivative(self, y):
+        return np.sign(y - self.target)
 
 
 def _clip(p):
@@ -412,9 +467,12 @@ class Graph:
 # Bridges to fitted estimators
 # ---------------------------------------------------------------------------
 _ACTIVATIONS = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU,
-                "leaky_relu": LeakyReLU, "elu": ELU, "softplus": Softplus}
+                "leaky_relu": LeakyReLU, "elu": ELU, "softplus": Softplus, "gelu": GELU,
+                "silu": SiLU}
 _OUTPUTS = {"identity": (Identity, SquaredError), "logistic": (Sigmoid, BinaryCrossEntropy),
             "softmax": (Softmax, CrossEntropy), "exp": (Exp, PoissonDeviance)}
+# The identity output's other losses (MLPRegressor's loss parameter)
+_REGRESSION_LOSSES = {"huber": Huber, "absolute_error": AbsoluteError}
 
 
 class EstimatorGraph(Graph):
@@ -452,11 +510,17 @@ def from_estimator(est, X, y, sample_weight=None):
     """
     from ._estimators import objective_inputs
 
+    from ._network import hidden_activations
+
     X, T, s = objective_inputs(est, X, y, sample_weight)
     X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
     z = Input(X, name="x")
     coefs, intercepts = [], []
     n_layers = len(est.coefs_)
+    activations = hidden_activations(est.activation, n_layers - 1)
+    loss_options = {}
+    if getattr(est, "loss", None) in ("huber", "absolute_error"):
+        loss_options = {"delta": est.huber_delta} if est.loss == "huber" else {}
     for l in range(n_layers):
         W = Parameter(est.coefs_[l], name=f"W{l + 1}")
         b = Parameter(est.intercepts_[l], name=f"b{l + 1}")
@@ -464,12 +528,14 @@ def from_estimator(est, X, y, sample_weight=None):
         intercepts.append(b)
         a = Affine(z, W, b, name=f"a{l + 1}")
         if l < n_layers - 1:
-            z = _ACTIVATIONS[est.activation](a, name=f"z{l + 1}")
+            z = _ACTIVATIONS[activations[l]](a, name=f"z{l + 1}")
         else:
             out_node, loss_node = _OUTPUTS[est.out_activation_]
+            if getattr(est, "loss", None) in _REGRESSION_LOSSES:
+                loss_node = _REGRESSION_LOSSES[est.loss]
             z = out_node(a, name="y_hat")
     data_loss = loss_node(z, np.asarray(T, dtype=float), np.asarray(s, dtype=float),
-                          name="data loss")
+                          name="data loss", **loss_options)
     penalty = L2Penalty(coefs, est.alpha, float(np.sum(s, dtype=float)), name="L2 penalty")
     return EstimatorGraph(Add(data_loss, penalty, name="objective"), coefs, intercepts)
 

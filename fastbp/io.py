@@ -87,8 +87,9 @@ def save(obj, path, metrics=None):
     exactly (ints, tuples, dicts such as ``class_weight``, a ``RandomState``
     instance), so ``predict``, ``partial_fit`` and ``warm_start`` continue
     exactly after ``load``. Callables are code, not data: a fastbp model
-    file does not store ``callbacks`` (the loaded model has the default,
-    None) and ``read_metadata(path)["left_out"]`` names them.
+    file does not store ``callbacks`` or a callable ``scoring`` (the loaded
+    model has the default, None) and ``read_metadata(path)["left_out"]``
+    names them.
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -447,8 +448,9 @@ def load(path):
             raise ModelFileError("params or fitted is not a mapping (a model file holds a "
                                  "fitted model)")
         if not isinstance(metadata["left_out"], list) or not set(metadata["left_out"]) <= {
-                "callbacks"} or set(metadata["left_out"]) & set(params):
-            raise ModelFileError(f"left_out {metadata['left_out']!r} names more than callbacks")
+                "callbacks", "scoring"} or set(metadata["left_out"]) & set(params):
+            raise ModelFileError(f"left_out {metadata['left_out']!r} names more than callbacks "
+                                 "and scoring")
         est = cls.__new__(cls)
         restore(est, {"fastbp_state": 1, "params": params, "fitted": fitted})
     except ModelFileError as error:

@@ -6,6 +6,7 @@ transpose of scikit-learn's ``coefs_[l]``, and each sample is a column. Nothing 
 """
 
 import numpy as np
+from scipy.special import erf
 
 HIDDEN = {
     # name: (h(a), h'(a))
@@ -17,12 +18,26 @@ HIDDEN = {
     "elu": (lambda a: np.where(a > 0, a, np.exp(np.minimum(a, 0)) - 1),
             lambda a: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0)))),
     "softplus": (lambda a: np.log(1 + np.exp(a)), lambda a: 1 / (1 + np.exp(-a))),
+    # gelu: a Φ(a) with Φ(a) = ½(1 + erf(a/√2)); h′ = Φ(a) + a φ(a)
+    "gelu": (lambda a: a * 0.5 * (1 + erf(a / np.sqrt(2))),
+             lambda a: 0.5 * (1 + erf(a / np.sqrt(2))) + a * np.exp(-a * a / 2) / np.sqrt(2 * np.pi)),
+    # silu: a σ(a); h′ = σ(a) + a σ(a)(1 − σ(a))
+    "silu": (lambda a: a / (1 + np.exp(-a)),
+             lambda a: 1 / (1 + np.exp(-a)) + a * np.exp(-a) / (1 + np.exp(-a)) ** 2),
 }
+# Regression losses with the identity output (MLPRegressor's loss parameter).
+ROBUST = ("huber", "absolute_error")
+HUBER_DELTA = 0.5  # the δ the tests use: residuals of both regions occur
+
+
+def hidden_names(hidden, n_hidden):
+    """One activation name per hidden layer, from a name or a sequence of names."""
+    return [hidden] * n_hidden if isinstance(hidden, str) else list(hidden)
 
 
 def output_activation(name, a):
     """ŷ = g(aᴸ); a has one column per sample."""
-    if name == "identity":
+    if name == "identity" or name in ROBUST:
         return a
     if name == "logistic":
         return 1 / (1 + np.exp(-a))
@@ -48,37 +63,84 @@ def per_sample_loss(name, y_hat, t):
     if name == "exp":  # half Poisson deviance
         safe_t = np.where(t > 0, t, 1)
         return (np.where(t > 0, t * np.log(safe_t / y_hat), 0) - t + y_hat).sum(axis=0)
+    if name == "huber":
+        r = np.abs(y_hat - t)
+        d = HUBER_DELTA
+        return np.where(r <= d, r * r / 2, d * r - d * d / 2).sum(axis=0)
+    if name == "absolute_error":
+        return np.abs(y_hat - t).sum(axis=0)
     raise ValueError(name)
 
 
-def forward(coefs, intercepts, X, hidden, out):
-    """Forward pass z⁰ = x, aˡ = Wˡzˡ⁻¹ + bˡ, zˡ = h(aˡ).
+def output_delta(name, y_hat, t):
+    """∂ℓ/∂aᴸ: ŷ − t for the canonical pairs, the robust losses' own."""
+    if name == "huber":
+        return np.clip(y_hat - t, -HUBER_DELTA, HUBER_DELTA)
+    if name == "absolute_error":
+        return np.sign(y_hat - t)
+    return y_hat - t
 
+
+def _splitmix(x):
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def dropout_masks(seed, rows, units, rates):
+    """The multipliers m / (1 − p) of each hidden layer, one column per sample.
+
+    Written from fastbp's documented mask: unit k of hidden layer l (counted
+    from 0) of sample i (its row in X) is dropped when
+    u = mix(mix(mix(seed + (l+1)·G) + (i+1)·G) + (k+1)·G) / 2⁶⁴ (its top 53 bits)
+    is below p, with mix splitmix64's finaliser and G = 0x9E3779B97F4A7C15.
+    """
+    G = np.uint64(0x9E3779B97F4A7C15)
+    masks = []
+    with np.errstate(over="ignore"):
+        for l, (width, p) in enumerate(zip(units, rates)):
+            layer_key = _splitmix(np.uint64(seed) + np.uint64(l + 1) * G)
+            row_keys = _splitmix(layer_key + (np.asarray(rows, dtype=np.uint64) + np.uint64(1)) * G)
+            unit_terms = (np.arange(width, dtype=np.uint64) + np.uint64(1)) * G
+            u = (_splitmix(unit_terms[:, None] + row_keys[None, :]) >> np.uint64(11)) * 2.0**-53
+            masks.append(np.where(u >= p, 1 / (1 - p), 0.0) if p > 0 else np.ones_like(u))
+    return masks
+
+
+def forward(coefs, intercepts, X, hidden, out, masks=None):
+    """Forward pass z⁰ = x, aˡ = Wˡzˡ⁻¹ + bˡ, zˡ = h(aˡ) (⊙ mask, with dropout).
+
+    ``hidden`` is one activation name or one per hidden layer; ``masks``
+    (see ``dropout_masks``) multiplies each hidden layer's output.
     Returns the lists a (pre-activations, a[0] unused) and z (z[0] = xᵀ),
     each entry of shape (units, n_samples).
     """
-    h, _ = HIDDEN[hidden]
+    names = hidden_names(hidden, len(coefs) - 1)
     z = [X.T]
     a = [None]
     n_weight_layers = len(coefs)
     for l in range(n_weight_layers):
         W = coefs[l].T  # (fan_out, fan_in)
         a.append(W @ z[-1] + intercepts[l][:, None])
-        z.append(output_activation(out, a[-1]) if l == n_weight_layers - 1 else h(a[-1]))
+        if l == n_weight_layers - 1:
+            z.append(output_activation(out, a[-1]))
+        else:
+            z.append(HIDDEN[names[l]][0](a[-1]) * (1 if masks is None else masks[l]))
     return a, z
 
 
-def loss_and_gradient(coefs, intercepts, X, T, sample_weight, alpha, hidden, out):
+def loss_and_gradient(coefs, intercepts, X, T, sample_weight, alpha, hidden, out, masks=None):
     """J = Σ sᵢℓᵢ / Σsᵢ + ½α Σ‖Wˡ‖² / Σsᵢ and its gradient by the δ-recursion.
 
-    δᴸ = ŷ − t (canonical link), δˡ = h′(aˡ) ⊙ (Wˡ⁺¹)ᵀ δˡ⁺¹, ∇Wˡ = δˡ (zˡ⁻¹)ᵀ.
+    δᴸ = ŷ − t (canonical link; the robust losses' own ∂ℓ/∂ŷ), δˡ = h′(aˡ) ⊙
+    mˡ ⊙ (Wˡ⁺¹)ᵀ δˡ⁺¹ (mˡ = 1 without dropout), ∇Wˡ = δˡ (zˡ⁻¹)ᵀ.
 
     Returns
     -------
     loss, coef_grads (shaped like coefs), intercept_grads, deltas
     """
-    _, h_prime = HIDDEN[hidden]
-    a, z = forward(coefs, intercepts, X, hidden, out)
+    names = hidden_names(hidden, len(coefs) - 1)
+    a, z = forward(coefs, intercepts, X, hidden, out, masks)
     s = sample_weight
     s_sum = s.sum()
     penalty = 0.5 * alpha * sum((W**2).sum() for W in coefs)
@@ -86,9 +148,10 @@ def loss_and_gradient(coefs, intercepts, X, T, sample_weight, alpha, hidden, out
 
     L = len(coefs)
     deltas = [None] * (L + 1)
-    deltas[L] = (z[L] - T.T) * s  # weighted δᴸ, one column per sample
+    deltas[L] = output_delta(out, z[L], T.T) * s  # weighted δᴸ, one column per sample
     for l in range(L - 1, 0, -1):
-        deltas[l] = h_prime(a[l]) * (coefs[l] @ deltas[l + 1])  # (Wˡ⁺¹)ᵀ = coefs[l]
+        mask = 1 if masks is None else masks[l - 1]
+        deltas[l] = HIDDEN[names[l - 1]][1](a[l]) * mask * (coefs[l] @ deltas[l + 1])
     coef_grads = [None] * L
     intercept_grads = [None] * L
     for l in range(1, L + 1):
@@ -98,8 +161,30 @@ def loss_and_gradient(coefs, intercepts, X, T, sample_weight, alpha, hidden, out
     return loss, coef_grads, intercept_grads, deltas
 
 
+def batch_gradient(coefs, intercepts, X, T, sample_weight, alpha, hidden, out, rows, dropout,
+                   max_grad_norm):
+    """(loss, gradients) of one minibatch, with dropout masks and gradient clipping.
+
+    ``dropout``: None, or (seed, rates per hidden layer); ``max_grad_norm``:
+    None, or the bound on the global norm of the gradient g (g is scaled by
+    max / ‖g‖ when ‖g‖ is above it).
+    """
+    masks = None
+    if dropout is not None:
+        seed, rates = dropout
+        masks = dropout_masks(seed, rows, [c.shape[1] for c in coefs[:-1]], rates)
+    loss, gW, gb, _ = loss_and_gradient(coefs, intercepts, X[rows], T[rows], sample_weight[rows],
+                                        alpha, hidden, out, masks)
+    grads = gW + gb
+    if max_grad_norm is not None:
+        norm = np.sqrt(sum((g**2).sum() for g in grads))
+        if norm > max_grad_norm:
+            grads = [g * (max_grad_norm / norm) for g in grads]
+    return loss, grads
+
+
 def sgd_epoch(coefs, intercepts, X, T, sample_weight, alpha, hidden, out, order, batch_size,
-              lr, momentum, nesterov, velocities):
+              lr, momentum, nesterov, velocities, dropout=None, max_grad_norm=None):
     """One epoch of minibatch SGD with scikit-learn's momentum rule; updates in place.
 
     Returns the epoch loss (mean of batch losses weighted by batch size).
@@ -108,17 +193,17 @@ def sgd_epoch(coefs, intercepts, X, T, sample_weight, alpha, hidden, out, order,
     total = 0.0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        loss, gW, gb, _ = loss_and_gradient(coefs, intercepts, X[rows], T[rows],
-                                            sample_weight[rows], alpha, hidden, out)
+        loss, grads = batch_gradient(coefs, intercepts, X, T, sample_weight, alpha, hidden, out,
+                                     rows, dropout, max_grad_norm)
         total += loss * len(rows)
-        for p, g, v in zip(params, gW + gb, velocities):
+        for p, g, v in zip(params, grads, velocities):
             v[...] = momentum * v - lr * g
             p += (momentum * v - lr * g) if nesterov else v
     return total / len(order)
 
 
 def adam_epoch(coefs, intercepts, X, T, sample_weight, alpha, hidden, out, order, batch_size,
-               lr, beta_1, beta_2, epsilon, ms, vs, t):
+               lr, beta_1, beta_2, epsilon, ms, vs, t, dropout=None, max_grad_norm=None):
     """One epoch of minibatch Adam (Kingma & Ba); updates in place.
 
     Returns (epoch loss, new step count t).
@@ -127,12 +212,12 @@ def adam_epoch(coefs, intercepts, X, T, sample_weight, alpha, hidden, out, order
     total = 0.0
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        loss, gW, gb, _ = loss_and_gradient(coefs, intercepts, X[rows], T[rows],
-                                            sample_weight[rows], alpha, hidden, out)
+        loss, grads = batch_gradient(coefs, intercepts, X, T, sample_weight, alpha, hidden, out,
+                                     rows, dropout, max_grad_norm)
         total += loss * len(rows)
         t += 1
         step = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        for p, g, m, v in zip(params, gW + gb, ms, vs):
+        for p, g, m, v in zip(params, grads, ms, vs):
             m[...] = beta_1 * m + (1 - beta_1) * g
             v[...] = beta_2 * v + (1 - beta_2) * g**2
             p -= step * m / (np.sqrt(v) + epsilon)

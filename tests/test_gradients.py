@@ -10,7 +10,8 @@ import pytest
 
 from fastbp import MLPClassifier, MLPRegressor
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus"]
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu",
+               "silu", ("tanh", "gelu"), ["silu", "relu"]]  # and one per hidden layer
 
 
 def _problem(kind, rng):
@@ -25,6 +26,10 @@ def _problem(kind, rng):
         return MLPRegressor, {}, X, rng.normal(size=(30, 2))
     if kind == "poisson":
         return MLPRegressor, {"loss": "poisson"}, X, rng.poisson(2.0, 30).astype(float)
+    if kind == "huber":  # δ = 0.5: residuals of both regions
+        return MLPRegressor, {"loss": "huber", "huber_delta": 0.5}, X, rng.normal(size=(30, 2))
+    if kind == "absolute_error":
+        return MLPRegressor, {"loss": "absolute_error"}, X, rng.normal(size=(30, 2))
     raise ValueError(kind)
 
 
@@ -47,7 +52,8 @@ def finite_difference_check(est, X, y, sample_weight, h=1e-6):
     return worst, loss
 
 
-@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "squared_error", "poisson"])
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "squared_error", "poisson",
+                                  "huber", "absolute_error"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_loss_gradient_matches_finite_differences(kind, activation, rng):
     Estimator, params, X, y = _problem(kind, rng)

@@ -9,8 +9,10 @@ from fastbp.graph import (Affine, BinaryCrossEntropy, Graph, Input, Parameter, R
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus"]
-KINDS = ["binary", "multiclass", "multilabel", "squared_error", "poisson"]
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu",
+               "silu", ("tanh", "gelu"), ["silu", "relu"]]  # and one per hidden layer
+KINDS = ["binary", "multiclass", "multilabel", "squared_error", "poisson", "huber",
+         "absolute_error"]
 
 
 def _fitted(kind, activation, rng, **params):
@@ -23,6 +25,9 @@ def _fitted(kind, activation, rng, **params):
         est, y = MLPClassifier, rng.integers(0, 2, (40, 3))
     elif kind == "squared_error":
         est, y = MLPRegressor, rng.normal(size=(40, 2))
+    elif kind in ("huber", "absolute_error"):
+        est, y = MLPRegressor, rng.normal(size=(40, 2))
+        params.update(loss=kind, **({"huber_delta": 0.5} if kind == "huber" else {}))
     else:
         est, y = MLPRegressor, rng.poisson(2.0, 40).astype(float)
         params["loss"] = "poisson"

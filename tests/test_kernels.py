@@ -1,7 +1,9 @@
 """The compiled kernels against the NumPy reference (tests/reference.py).
 
 Every hidden activation × output/loss pair, float32 and float64, dense and
-CSR input: activations, deltas, loss, gradients, and whole SGD / Adam epochs.
+CSR input: activations, deltas, loss, gradients, and whole SGD / Adam epochs;
+the robust regression losses and one activation per layer on two networks
+each; dropout and gradient clipping in whole epochs.
 """
 
 import itertools
@@ -16,8 +18,13 @@ from fastbp._network import Layout
 
 from . import reference
 
-HIDDEN = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus"]
-OUTPUTS = {"identity": 2, "logistic": 2, "softmax": 3, "exp": 2}  # name: n_outputs
+HIDDEN = ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu",
+          "silu"]
+# name: n_outputs; huber and absolute_error are losses of the identity output
+OUTPUTS = {"identity": 2, "logistic": 2, "softmax": 3, "exp": 2, "huber": 2,
+           "absolute_error": 2}
+CANONICAL = ["identity", "logistic", "softmax", "exp"]
+PER_LAYER = ("relu", "gelu")  # one activation per hidden layer (the networks have two)
 DTYPES = [np.float64, np.float32]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}
 
@@ -30,7 +37,7 @@ def make_problem(out, dtype, n_samples=23, n_features=5, hidden=(4, 3), seed=0):
     theta = rng.uniform(-0.8, 0.8, layout.n_params).astype(dtype)
     X = rng.normal(size=(n_samples, n_features)).astype(dtype)
     X[rng.random(X.shape) < 0.3] = 0  # some zeros, so CSR input is really sparse
-    if out == "identity":
+    if out in ("identity", *reference.ROBUST):
         T = rng.normal(size=(n_samples, k))
     elif out == "logistic":
         T = (rng.random((n_samples, k)) < 0.5).astype(float)
@@ -54,16 +61,38 @@ def kernel_input(X, sparse):
 
 
 def model_args(layout, theta, hidden, out):
-    return _kernels.KernelNetwork(theta, layout.units, layout.coef_off, layout.int_off,
-                                  _kernels.ACTIVATION_CODES[hidden], _kernels.ACTIVATION_CODES[out])
+    names = reference.hidden_names(hidden, len(layout.units) - 2)
+    output = "identity" if out in reference.ROBUST else out
+    codes = np.array([_kernels.ACTIVATION_CODES[name] for name in (*names, output)])
+    return _kernels.KernelNetwork(theta, layout.units, layout.coef_off, layout.int_off, codes)
+
+
+LOSS_CODES = {"huber": _kernels.HUBER, "absolute_error": _kernels.ABSOLUTE_ERROR}
+
+
+def objective_args(alpha, eps, out, max_grad_norm=0.0):
+    """KernelObjective of the loss of ``out`` (reference.HUBER_DELTA for huber)."""
+    code = LOSS_CODES.get(out, _kernels.ACTIVATION_CODES.get(out))
+    return KernelObjective(alpha, eps, 1.0, code, reference.HUBER_DELTA, max_grad_norm)
+
+
+def no_dropout(layout):
+    return _kernels.KernelDropout(np.zeros(len(layout.units) - 1), np.uint64(0))
+
+
+def no_keep(dtype):
+    return np.empty(0, dtype=dtype)
 
 
 def as64(arrays):
     return [a.astype(np.float64) for a in arrays]
 
 
-CASES = list(itertools.product(HIDDEN, OUTPUTS, DTYPES))
-CASE_IDS = [f"{h}-{o}-{np.dtype(d).name}" for h, o, d in CASES]
+CASES = (list(itertools.product(HIDDEN, CANONICAL, DTYPES))
+         + list(itertools.product(["tanh", PER_LAYER], ["huber", "absolute_error"], DTYPES))
+         + list(itertools.product([PER_LAYER], CANONICAL, DTYPES)))
+CASE_IDS = [f"{h if isinstance(h, str) else '+'.join(h)}-{o}-{np.dtype(d).name}"
+            for h, o, d in CASES]
 
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["gathered", "in-place"])
@@ -80,8 +109,10 @@ def test_forward_activations_equal_reference(hidden, out, dtype, in_place):
     n = X_batch.shape[0]
     row_off = _kernels.workspace_offsets(layout.units, n)
     acts = np.empty(row_off[-1], dtype=dtype)
+    keep = np.empty(row_off[-1], dtype=dtype) if not in_place else no_keep(dtype)
     _kernels.forward_pass(kernel_input(X, False), np.arange(3, 20),
-                          model_args(layout, theta, hidden, out), acts, row_off, in_place)
+                          model_args(layout, theta, hidden, out), acts, row_off, in_place, keep,
+                          np.zeros(0), np.uint64(0))
     for l in range(1, len(layout.units)):
         block = acts[row_off[l] : row_off[l] + n * layout.units[l]].reshape(n, -1)
         np.testing.assert_allclose(block, z_ref[l].T, **TOL[dtype])
@@ -111,10 +142,12 @@ def test_deltas_equal_reference(hidden, out, dtype):
     row_off = _kernels.workspace_offsets(layout.units, n)
     acts = np.empty(row_off[-1], dtype=dtype)
     deltas = np.empty(row_off[-1], dtype=dtype)
+    keep = np.empty(row_off[-1], dtype=dtype)
     grad = np.empty(layout.n_params, dtype=dtype)
     _kernels.batch_loss_gradient(kernel_input(X, False), KernelTargets(T, sw), np.arange(n),
-                                 model_args(layout, theta, hidden, out), 1e-16, acts, deltas,
-                                 row_off, grad)
+                                 model_args(layout, theta, hidden, out),
+                                 objective_args(0.0, 1e-16, out), acts, deltas, keep, row_off,
+                                 grad, np.zeros(0), np.uint64(0))
     for l in range(1, len(layout.units)):
         block = deltas[row_off[l] : row_off[l] + n * layout.units[l]].reshape(n, -1)
         np.testing.assert_allclose(block, deltas_ref[l].T, **TOL[dtype])
@@ -141,7 +174,7 @@ def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threa
     eps = float(np.finfo(dtype).eps)
     loss = OBJECTIVES[variant](kernel_input(X, sparse), KernelTargets(T, sw),
                                model_args(layout, theta, hidden, out),
-                               KernelObjective(alpha, eps, 1.0), 7, n_threads, grad)
+                               objective_args(alpha, eps, out), 7, n_threads, grad)
     np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
     gW, gb = layout.views(grad)
     for got, want in zip(gW + gb, gW_ref + gb_ref):
@@ -149,8 +182,14 @@ def test_full_loss_gradient_equals_reference(hidden, out, dtype, sparse, n_threa
 
 
 def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, sparse, hyper, n_threads,
-               kernel=_kernels.train_epoch, runs=1):
-    """One epoch; with ``runs`` > 1 in that many kernel calls of whole batches."""
+               kernel=_kernels.train_epoch, runs=1, dropout=None, max_grad_norm=0.0):
+    """One epoch; with ``runs`` > 1 in that many kernel calls of whole batches.
+
+    ``dropout``: None or (seed, rates of the hidden layers)."""
+    if dropout is None:
+        dropout_args = no_dropout(layout)
+    else:
+        dropout_args = _kernels.KernelDropout(np.array([*dropout[1], 0.0]), np.uint64(dropout[0]))
     n_state = layout.n_params if solver == "sgd" else 2 * layout.n_params
     state = np.zeros(n_state, dtype=theta.dtype)
     steps = np.zeros(1, dtype=np.int64)
@@ -164,7 +203,8 @@ def _run_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, spars
                                     0.999, 1e-8, state, steps)
         total = kernel(kernel_input(X, sparse), KernelTargets(T, sw), order[lo:hi], batch,
                        model_args(layout, theta, hidden, out),
-                       KernelObjective(hyper["alpha"], eps, 1.0), optimizer, n_threads, total)
+                       objective_args(hyper["alpha"], eps, out, max_grad_norm), optimizer,
+                       dropout_args, n_threads, total)
     return total / len(order), steps[0]
 
 
@@ -250,8 +290,8 @@ def test_serial_twin_and_split_epochs_give_the_parallel_kernels_bits(n_slices, d
     layout, theta, X, T, sw = make_problem("softmax", dtype, n_samples=41)
     grads = [np.empty(layout.n_params, dtype=dtype) for _ in range(2)]
     losses = [kernel(kernel_input(X, False), KernelTargets(T, sw),
-                     model_args(layout, theta, "tanh", "softmax"), KernelObjective(0.1, 1e-7, 1.0),
-                     5, n_slices, grad)
+                     model_args(layout, theta, "tanh", "softmax"),
+                     objective_args(0.1, 1e-7, "softmax"), 5, n_slices, grad)
               for kernel, grad in zip(OBJECTIVES.values(), grads)]
     assert losses[0] == losses[1]
     assert grads[0].tobytes() == grads[1].tobytes()
@@ -280,7 +320,7 @@ def test_no_hidden_layer_network_equals_reference():
     grad = np.empty(layout.n_params)
     loss = _kernels.full_loss_gradient(kernel_input(X, False), KernelTargets(T, sw),
                                        model_args(layout, theta, "relu", "softmax"),
-                                       KernelObjective(0.1, 1e-16, 1.0), 64, 1, grad)
+                                       objective_args(0.1, 1e-16, "softmax"), 64, 1, grad)
     assert np.isclose(loss, loss_ref, rtol=1e-12)
     gW, gb = layout.views(grad)
     np.testing.assert_allclose(gW[0], gW_ref[0], rtol=1e-10)
@@ -308,5 +348,77 @@ def test_activations_do_not_overflow(dtype):
     D = np.empty((1, 3), dtype=dtype)
     loss = _kernels.output_delta_and_loss(Z, np.array([[1.0, 0.0, 0.0]], dtype=dtype),
                                           np.ones(1, dtype=dtype), np.zeros(1, np.int64),
-                                          _kernels.SOFTMAX, eps, D)
+                                          _kernels.SOFTMAX, eps, 1.0, D)
     assert np.isclose(loss, -np.log(eps))
+
+
+def _reference_epoch(solver, layout, theta, X, T, sw, order, batch, hidden, out, hyper, **extra):
+    ref_coefs, ref_intercepts = (as64(p) for p in layout.views(theta))
+    args = (X.astype(float), T.astype(float), sw.astype(float), hyper["alpha"], hidden, out,
+            order, batch)
+    if solver == "adam":
+        zeros = [[np.zeros_like(p) for p in ref_coefs + ref_intercepts] for _ in range(2)]
+        loss, _ = reference.adam_epoch(ref_coefs, ref_intercepts, *args, hyper["lr"], 0.9,
+                                       0.999, 1e-8, *zeros, 0, **extra)
+    else:
+        velocities = [np.zeros_like(p) for p in ref_coefs + ref_intercepts]
+        loss = reference.sgd_epoch(ref_coefs, ref_intercepts, *args, hyper["lr"],
+                                   hyper["momentum"], hyper["nesterov"], velocities, **extra)
+    return loss, ref_coefs + ref_intercepts
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("hidden", ["tanh", "relu", PER_LAYER], ids=["tanh", "relu", "relu+gelu"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_train_epoch_with_dropout_equals_reference(dtype, hidden, solver, sparse, n_threads):
+    """Inverted dropout (rates 0.3 and 0.5 on the two hidden layers): the
+    reference draws its masks from the documented hash, independently."""
+    layout, theta, X, T, sw = make_problem("softmax", dtype, n_samples=29, hidden=(6, 5))
+    order = np.random.default_rng(4).permutation(X.shape[0])
+    hyper = dict(alpha=0.05, lr=0.05, momentum=0.9, nesterov=True)
+    dropout = (123456789, [0.3, 0.5])
+    loss_ref, want = _reference_epoch(solver, layout, theta, X, T, sw, order, 6, hidden,
+                                      "softmax", hyper, dropout=dropout)
+    loss, _ = _run_epoch(solver, layout, theta, X, T, sw, order, 6, hidden, "softmax", sparse,
+                         hyper, n_threads, dropout=dropout)
+    np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
+    coefs, intercepts = layout.views(theta)
+    for got, ref in zip(coefs + intercepts, want):
+        np.testing.assert_allclose(got, ref, **TOL[dtype])
+
+
+def test_dropout_masks_drop_the_rate_and_differ_by_seed():
+    """The hash drops close to p of the units, and another seed other units."""
+    masks = [reference.dropout_masks(seed, np.arange(2000), [50], [0.2])[0]
+             for seed in (1, 2)]
+    for mask in masks:
+        assert abs((mask == 0).mean() - 0.2) < 0.01
+        assert set(np.unique(mask)) == {0.0, 1.25}
+    assert ((masks[0] == 0) != (masks[1] == 0)).mean() > 0.25
+    # and the kernels' own functions give the reference's uniforms
+    key = np.uint64(_kernels.dropout_row_key(np.uint64(1), 0, 7))  # returned as a Python int
+    drops = [_kernels.dropout_uniform(key, k) < 0.2 for k in range(50)]
+    assert drops == list(masks[0][:, 7] == 0)
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_train_epoch_with_gradient_clipping_equals_reference(dtype, solver, n_threads):
+    """max_grad_norm 0.05 clips every step of this problem (its gradients are larger)."""
+    layout, theta, X, T, sw = make_problem("identity", dtype, n_samples=29)
+    order = np.random.default_rng(5).permutation(X.shape[0])
+    hyper = dict(alpha=0.05, lr=0.05, momentum=0.9, nesterov=True)
+    loss_ref, want = _reference_epoch(solver, layout, theta, X, T, sw, order, 6, "tanh",
+                                      "identity", hyper, max_grad_norm=0.05)
+    unclipped_ref, unclipped = _reference_epoch(solver, layout, theta, X, T, sw, order, 6,
+                                                "tanh", "identity", hyper)
+    loss, _ = _run_epoch(solver, layout, theta, X, T, sw, order, 6, "tanh", "identity", False,
+                         hyper, n_threads, max_grad_norm=0.05)
+    np.testing.assert_allclose(loss, loss_ref, **TOL[dtype])
+    coefs, intercepts = layout.views(theta)
+    for got, ref in zip(coefs + intercepts, want):
+        np.testing.assert_allclose(got, ref, **TOL[dtype])
+    assert not np.allclose(want[0], unclipped[0])  # clipping changed the result

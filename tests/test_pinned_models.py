@@ -34,8 +34,20 @@ def _fingerprint():
     return (platform.machine(), np.__version__, scipy.__version__, numba.__version__, core)
 
 
-# fingerprint → {case: sha256}; recorded with the code of 09184d3.
+# fingerprint → {case: sha256}; SkylakeX recorded with the code of 09184d3,
+# Haswell with the code of 1f90439 (both before the changes they guard).
 PINNED = {
+    ("x86_64", "2.4.6", "1.17.1", "0.68.1", "Haswell"): {
+        "adam_relu_multiclass": "ab45c5756b7ee5d41bec1702c9974523c86fdc123d13d56cb58fa54d1e6dc3b3",
+        "sgd_tanh_nesterov_float32_2jobs": "2551e89a116a66501febfbc2a6355d35f869aeee4cce9d6a1e4587facca2994b",
+        "lbfgs_logistic_binary": "0c74440e5a2fc0af3eb3c212a4dffd4a0b71a36c878cd660f2b9c2f5278e9884",
+        "adam_multioutput_early_stopping": "8427b781fbde67967e68361a23c1ab4c3e02d366f9a835915d29fa0172f989b0",
+        "sgd_poisson_adaptive_weighted": "91d6b16508cd86ed1e0ebd80056bd4400c6b13898e516499239c0ce384f3b4b4",
+        "sparse_adam_balanced": "af9fd6e7bc67f6b23978ea1a022565551b05084764ebd5426acd753a5a8d45ed",
+        "partial_fit_multilabel": "e49f035e8c1b5d55b62f0d1607d170f6f9022c5174b7e6744b47fe9910619927",
+        "lbfgs_regressor_float32_2jobs": "4c759120fa37d5cf5060f5f3fdf52b2823d9482833c90102eebb895b1564353f",
+        "warm_start_sgd_identity": "53c15e91aada6a6ec70ce17c83cc732445356fb07f91ec70555734e6b251aac2",
+    },
     ("x86_64", "2.4.6", "1.17.1", "0.68.1", "SkylakeX"): {
         "adam_relu_multiclass": "8e244746372221b816af20438f9447df9341ea5db1f1bec2761f00756302b523",
         "sgd_tanh_nesterov_float32_2jobs": "0a8925902be3e844ed8b6374f854f9a5a2eba78f09c1b32742f82ba3aa8e481e",

@@ -17,22 +17,24 @@ Parameters live in one flat buffer ``theta`` laid out as ``[W⁰, W¹, …, b⁰
 optimizer states use the same layout, so an optimizer step is a single pass.
 """
 
-from .activations import (ACTIVATION_CODES, EXP, HIDDEN_ACTIVATIONS, IDENTITY, LOGISTIC, RELU,
-                          SOFTMAX, TANH,
+from .activations import (ABSOLUTE_ERROR, ACTIVATION_CODES, EXP, HIDDEN_ACTIVATIONS, HUBER,
+                          IDENTITY, LOGISTIC, REGRESSION_LOSS_CODES, RELU, SOFTMAX, TANH,
                           activate, multiply_by_derivative, output_delta_and_loss)
-from .args import KernelData, KernelNetwork, KernelObjective, KernelOptimizer, KernelTargets
-from .batch import (backward_pass, batch_loss_gradient, finish_gradient, forward_pass, gemm,
-                    workspace_offsets)
+from .args import (KernelData, KernelDropout, KernelNetwork, KernelObjective, KernelOptimizer,
+                   KernelTargets)
+from .batch import (backward_pass, batch_loss_gradient, dropout_row_key, dropout_uniform,
+                    finish_gradient, forward_pass, gemm, workspace_offsets)
 from .calls import (all_finite, full_loss_gradient, full_loss_gradient_serial,
                     predict_outputs, predict_outputs_parallel, train_epoch, train_epoch_serial)
 from .optimizer import SOLVER_ADAM, SOLVER_SGD
 
 __all__ = [
-    "ACTIVATION_CODES", "EXP", "HIDDEN_ACTIVATIONS", "IDENTITY", "LOGISTIC", "RELU",
-    "SOFTMAX", "TANH",
-    "SOLVER_ADAM", "SOLVER_SGD", "KernelData", "KernelNetwork", "KernelObjective",
+    "ABSOLUTE_ERROR", "ACTIVATION_CODES", "EXP", "HIDDEN_ACTIVATIONS", "HUBER", "IDENTITY",
+    "LOGISTIC", "REGRESSION_LOSS_CODES", "RELU", "SOFTMAX", "TANH",
+    "SOLVER_ADAM", "SOLVER_SGD", "KernelData", "KernelDropout", "KernelNetwork",
+    "KernelObjective",
     "KernelOptimizer", "KernelTargets", "activate", "all_finite", "backward_pass",
-    "batch_loss_gradient", "finish_gradient", "forward_pass", "full_loss_gradient",
+    "batch_loss_gradient", "dropout_row_key", "dropout_uniform", "finish_gradient", "forward_pass", "full_loss_gradient",
     "full_loss_gradient_serial", "gemm", "multiply_by_derivative", "output_delta_and_loss",
     "predict_outputs", "predict_outputs_parallel", "train_epoch", "train_epoch_serial",
     "workspace_offsets",

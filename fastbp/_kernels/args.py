@@ -69,8 +69,7 @@ class KernelNetwork(NamedTuple):
     units: np.ndarray  # (n_layers,) int64 layer widths, input first
     coef_off: np.ndarray  # (n_layers - 1,) int64 start of Wˡ in theta
     int_off: np.ndarray  # (n_layers - 1,) int64 start of bˡ in theta
-    hidden_code: int  # activation code of the hidden layers
-    out_code: int  # output activation code, which fixes the loss
+    codes: np.ndarray  # (n_layers - 1,) int64 activation code of each layer after the input
 
 
 class KernelObjective(NamedTuple):
@@ -79,6 +78,16 @@ class KernelObjective(NamedTuple):
     alpha: float  # L2 strength α
     clip_eps: float  # probabilities are clipped to [eps, 1 − eps] in the log-losses
     loss_scale: float  # multiplies the data part of the reported loss only
+    loss_code: int  # the loss: an output activation code (canonical pair), HUBER, ABSOLUTE_ERROR
+    huber_delta: float  # δ of the huber loss
+    max_grad_norm: float  # minibatch steps clip ‖g‖ to this (0: no clipping)
+
+
+class KernelDropout(NamedTuple):
+    """Dropout of stochastic training: a rate per layer and the epoch's mask seed."""
+
+    rates: np.ndarray  # (n_layers - 1,) float64: pˡ of each layer's output (0 for the output layer)
+    seed: np.uint64  # the masks' seed, drawn from the random state each epoch
 
 
 class KernelOptimizer(NamedTuple):

@@ -20,7 +20,7 @@ from .args import KernelData, KernelNetwork
 from .batch import batch_loss_gradient, finish_gradient, forward_pass, layer_rows, \
     workspace_offsets
 from .jit import JIT, PARALLEL, VECTOR
-from .optimizer import StepScalars, optimizer_prepare, optimizer_range_step
+from .optimizer import StepScalars, gradient_range_norm, optimizer_prepare, optimizer_range_step
 
 
 @njit(**JIT)
@@ -30,7 +30,8 @@ def _thread_rows(n_rows, n_slices, t):
 
 
 @njit(**PARALLEL)
-def train_epoch(data, targets, order, batch_size, net, objective, opt, n_slices, loss_start):
+def train_epoch(data, targets, order, batch_size, net, objective, opt, dropout, n_slices,
+                loss_start):
     """Minibatch training over ``order``, entirely compiled.
 
     Batches are consecutive slices of ``order`` (the epoch's sample order,
@@ -52,9 +53,13 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, n_slices,
     objective : KernelObjective
         ``loss_scale`` multiplies the data part of the reported loss only (1 /
         n_outputs for multi-output squared error, scikit-learn's mean over
-        outputs); the gradient is always that of the objective above.
+        outputs); the gradient is always that of the objective above. With
+        ``max_grad_norm`` > 0, a step whose gradient g has ‖g‖ above it uses
+        g · max_grad_norm / ‖g‖.
     opt : KernelOptimizer
         Its state and step count are updated in place.
+    dropout : KernelDropout
+        Rates per layer (zeros: none) and this epoch's mask seed.
     n_slices : int
     loss_start : float
         Added to the returned sum (an epoch run in several calls).
@@ -75,10 +80,12 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, n_slices,
     row_off = workspace_offsets(net.units, rows_per_slice)
     acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
     deltas = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    keep = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
     raws = np.empty((n_slices, n_params), dtype=theta.dtype)
     slice_loss = np.zeros(n_slices)
     partial_norms = np.zeros(n_slices)
     loss_sum = loss_start
+    max_norm = objective.max_grad_norm
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         rows = order[start:stop]
@@ -93,13 +100,24 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, n_slices,
                 raws[t, :] = 0
                 slice_loss[t] = 0.0
             else:
-                slice_loss[t] = batch_loss_gradient(data, targets, rows[lo:hi], net,
-                                                    objective.clip_eps, acts[t], deltas[t],
-                                                    row_off, raws[t])
+                slice_loss[t] = batch_loss_gradient(data, targets, rows[lo:hi], net, objective,
+                                                    acts[t], deltas[t], keep[t], row_off,
+                                                    raws[t], dropout.rates, dropout.seed)
         weighted_loss = 0.0
         for t in range(n_slices):
             weighted_loss += slice_loss[t]
-        step = StepScalars(*optimizer_prepare(alpha, sw_sum, opt, theta))
+        step_sw = sw_sum
+        if max_norm > 0:
+            # ‖g‖ of g = (Σ raw + αW) / Σs; clipping scales the step's 1 / Σs
+            for c in prange(n_slices):
+                partial_norms[c] = gradient_range_norm(c, n_slices, raws, theta, n_coefs, alpha)
+            squared = 0.0
+            for c in range(n_slices):
+                squared += partial_norms[c]
+            norm = np.sqrt(squared) / sw_sum
+            if norm > max_norm:
+                step_sw = sw_sum * (norm / max_norm)
+        step = StepScalars(*optimizer_prepare(alpha, step_sw, opt, theta))
         for c in prange(n_slices):
             partial_norms[c] = optimizer_range_step(c, n_slices, raws, theta, n_coefs, opt, step)
         squared_norm = 0.0
@@ -112,7 +130,7 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, n_slices,
 
 @njit(**PARALLEL)
 def full_loss_gradient(data, targets, net, objective, chunk_size, n_slices, grad):
-    """The full-batch objective and its gradient, in chunks of rows.
+    """The full-batch objective and its gradient, in chunks of rows (no dropout).
 
     J(θ) = Σᵢ sᵢℓᵢ / Σsᵢ + ½α‖W‖² / Σsᵢ, summed chunk by chunk so memory stays
     O(n_slices × chunk_size × width) whatever n_samples is. Slice t takes
@@ -144,8 +162,10 @@ def full_loss_gradient(data, targets, net, objective, chunk_size, n_slices, grad
     row_off = workspace_offsets(net.units, chunk_size)
     acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
     deltas = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
+    keep = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
     raws = np.empty((n_slices, n_params), dtype=theta.dtype)
     totals = np.zeros((n_slices, n_params))
+    no_dropout = np.zeros(0)
     slice_loss = np.zeros(n_slices)
     order = np.arange(n)
     for t in prange(n_slices):
@@ -153,8 +173,8 @@ def full_loss_gradient(data, targets, net, objective, chunk_size, n_slices, grad
             start = c * chunk_size
             stop = min(start + chunk_size, n)
             slice_loss[t] += batch_loss_gradient(data, targets, order[start:stop], net,
-                                                 objective.clip_eps, acts[t], deltas[t],
-                                                 row_off, raws[t])
+                                                 objective, acts[t], deltas[t], keep[t],
+                                                 row_off, raws[t], no_dropout, np.uint64(0))
             total = totals[t]
             raw = raws[t]
             for k in range(n_params):
@@ -177,34 +197,34 @@ def full_loss_gradient(data, targets, net, objective, chunk_size, n_slices, grad
 def _predict_chunk(data, start, stop, net, acts, row_off, out):
     """Forward pass of rows [start, stop) into out[start:stop]."""
     rows = np.arange(start, stop)
-    forward_pass(data, rows, net, acts, row_off, True)
+    forward_pass(data, rows, net, acts, row_off, True, acts[:0], np.zeros(0), np.uint64(0))
     out[start:stop] = layer_rows(acts, net.units, row_off, net.units.shape[0] - 1, stop - start)
 
 
 @njit(**JIT)
 def predict_outputs(X, X_data, X_indices, X_indptr, is_sparse, theta, units, coef_off, int_off,
-                    hidden_code, out_code, chunk_size, out):
+                    codes, chunk_size, out):
     """Network outputs ŷ for every sample, chunk by chunk, on the calling thread.
 
     For few rows (latency), and safe to call from any number of Python
     threads at once. It takes the fields of a ``KernelData`` and of a
     ``KernelNetwork`` as its first arguments, in their order (call it as
     ``predict_outputs(*data, *net, chunk_size, out)``): Numba's dispatcher
-    types eleven plain arguments about 1 µs faster than two named tuples,
+    types ten plain arguments about 1 µs faster than two named tuples,
     a seventh of a one-row prediction.
 
     Parameters
     ----------
     X, X_data, X_indices, X_indptr, is_sparse
         The fields of a ``KernelData``.
-    theta, units, coef_off, int_off, hidden_code, out_code
+    theta, units, coef_off, int_off, codes
         The fields of a ``KernelNetwork``.
     chunk_size : int
     out : ndarray of shape (n_samples, n_outputs)
         Output, overwritten.
     """
     data = KernelData(X, X_data, X_indices, X_indptr, is_sparse)
-    net = KernelNetwork(theta, units, coef_off, int_off, hidden_code, out_code)
+    net = KernelNetwork(theta, units, coef_off, int_off, codes)
     n = out.shape[0]
     chunk_size = max(1, min(chunk_size, n))
     row_off = workspace_offsets(net.units, chunk_size)

@@ -202,3 +202,34 @@ def optimizer_range_step(c, n_chunks, raws, theta, n_coefs, opt, step):
         if part == 0:
             squared_norm = norm
     return squared_norm
+
+
+@njit(**VECTOR)
+def _squared_gradient_range(raws, theta, alpha, lo, hi):
+    """Σₖ (Σₜ rawsₜₖ + α θₖ)² over [lo, hi), slices summed in slice order."""
+    total = 0.0
+    n_slices = raws.shape[0]
+    for k in range(lo, hi):
+        g = raws[0, k]
+        for t in range(1, n_slices):
+            g += raws[t, k]
+        g += alpha * theta[k]
+        total += g * g
+    return total
+
+
+@njit(**JIT)
+def gradient_range_norm(c, n_chunks, raws, theta, n_coefs, alpha):
+    """Σ (Σₜ rawₜ + α·W)² over range ``c`` of ``n_chunks`` (the ranges of ``optimizer_range_step``).
+
+    Times 1 / (Σs)², summed over the ranges, this is ‖g‖² of the step's
+    gradient, for gradient clipping; ``raws`` is only read.
+    """
+    n = theta.shape[0]
+    chunk = ((n + n_chunks - 1) // n_chunks + 15) // 16 * 16
+    start = min(c * chunk, n)
+    stop = min(start + chunk, n)
+    mid = max(start, min(stop, n_coefs))
+    cast = theta.dtype.type
+    return (_squared_gradient_range(raws, theta, cast(alpha), start, mid)
+            + _squared_gradient_range(raws, theta, cast(0), mid, stop))
