@@ -13,7 +13,9 @@ order of systems, and each system keeps its best round. The matmul peak is measu
 see extras.py and busy.py): training beside busy processes and on one core,
 inference against scikit-learn (predict_proba rows/s and
 single-row latency, with the rows/s of the bare matrix products as a ceiling;
-``--rounds`` rounds too, best kept), training per hidden activation (relu, tanh, logistic),
+``--rounds`` rounds too, best kept), training per hidden activation (scikit-learn's relu, tanh, logistic
+against it, fastbp's leaky_relu, elu, softplus, gelu, silu and relu with dropout
+against its own relu),
 start-up (a fresh process fitting digits, warm and cold
 compile cache), peak memory of fit on 1,000,000 × 100 float32, and how epoch
 time scales with samples and parameters. The command removes OPENBLAS_CORETYPE and
@@ -314,14 +316,19 @@ def run_extras(args, workload_names, thread_counts):
     if "activations" in wanted:
         workload = "medium" if "medium" in workload_names else workload_names[0]
         by_activation = {}
-        for i, activation in enumerate(extras.ACTIVATIONS):
-            pair = ("fastbp", "sklearn") if i % 2 == 0 else ("sklearn", "fastbp")
-            by_activation[activation] = {
-                s: run_worker(["extra", "activation", s, activation, workload], threads)
-                for s in pair}
-        results["activations"] = by_activation
+        names = extras.ACTIVATIONS + extras.FASTBP_ONLY
+        # --rounds rounds, the activations in the other order each round (best kept)
+        for round_ in range(args.rounds):
+            for activation in (names if round_ % 2 == 0 else names[::-1]):
+                kept = by_activation.setdefault(activation, {})
+                compared = ("fastbp", "sklearn") if activation in extras.ACTIVATIONS else ("fastbp",)
+                for s in (compared if round_ % 2 == 0 else compared[::-1]):
+                    kept[s] = extras.best_rate(kept.get(s), run_worker(
+                        ["extra", "activation", s, activation, workload], threads))
+        results["activations"] = {a: by_activation[a] for a in names}
         show(f"Training per hidden activation: {workload}, {threads} threads, one epoch "
-             "(best of 2)", extras.format_activations(by_activation))
+             f"(best of 3 × {args.rounds} rounds); relu+dropout: dropout={extras.DROPOUT}",
+             extras.format_activations(results["activations"]))
     if "startup" in wanted:
         r = extras.measure_startup(thread_env(threads))
         results["startup"] = r

@@ -87,23 +87,33 @@ def _splitmix(x):
     return x ^ (x >> np.uint64(31))
 
 
+def _lowbias32(x):
+    x = x.astype(np.uint32)
+    x = (x ^ (x >> np.uint32(16))) * np.uint32(0x7FEB352D)
+    x = (x ^ (x >> np.uint32(15))) * np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
+
+
 def dropout_masks(seed, rows, units, rates):
     """The multipliers m / (1 − p) of each hidden layer, one column per sample.
 
-    Written from fastbp's documented mask: unit k of hidden layer l (counted
-    from 0) of sample i (its row in X) is dropped when
-    u = mix(mix(mix(seed + (l+1)·G) + (i+1)·G) + (k+1)·G) / 2⁶⁴ (its top 53 bits)
-    is below p, with mix splitmix64's finaliser and G = 0x9E3779B97F4A7C15.
+    Written from fastbp's documented mask: with G = 0x9E3779B97F4A7C15,
+    g = 0x9E3779B9, mix splitmix64's finaliser and mix32 the lowbias32 mixer,
+    unit k of hidden layer l (from 0) of sample i (its row in X) is dropped
+    when mix32(r + (k+1)·g mod 2³²) < ⌊p·2³²⌋, where r is the low 32 bits of
+    mix(mix(seed + (l+1)·G) + (i+1)·G).
     """
     G = np.uint64(0x9E3779B97F4A7C15)
     masks = []
     with np.errstate(over="ignore"):
         for l, (width, p) in enumerate(zip(units, rates)):
             layer_key = _splitmix(np.uint64(seed) + np.uint64(l + 1) * G)
-            row_keys = _splitmix(layer_key + (np.asarray(rows, dtype=np.uint64) + np.uint64(1)) * G)
-            unit_terms = (np.arange(width, dtype=np.uint64) + np.uint64(1)) * G
-            u = (_splitmix(unit_terms[:, None] + row_keys[None, :]) >> np.uint64(11)) * 2.0**-53
-            masks.append(np.where(u >= p, 1 / (1 - p), 0.0) if p > 0 else np.ones_like(u))
+            rows64 = np.asarray(rows, dtype=np.uint64) + np.uint64(1)
+            row_keys = (_splitmix(layer_key + rows64 * G) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+            units32 = (np.arange(width, dtype=np.uint32) + np.uint32(1)) * np.uint32(0x9E3779B9)
+            numbers = _lowbias32(units32[:, None] + row_keys[None, :])
+            threshold = np.uint32(int(p * 2**32))
+            masks.append(np.where(numbers >= threshold, 1 / (1 - p), 0.0))
     return masks
 
 

@@ -397,9 +397,10 @@ def test_dropout_masks_drop_the_rate_and_differ_by_seed():
         assert abs((mask == 0).mean() - 0.2) < 0.01
         assert set(np.unique(mask)) == {0.0, 1.25}
     assert ((masks[0] == 0) != (masks[1] == 0)).mean() > 0.25
-    # and the kernels' own functions give the reference's uniforms
-    key = np.uint64(_kernels.dropout_row_key(np.uint64(1), 0, 7))  # returned as a Python int
-    drops = [_kernels.dropout_uniform(key, k) < 0.2 for k in range(50)]
+    # and the kernels' own functions give the reference's masks
+    key = _kernels.dropout_row_key(np.uint64(1), 0, 7)
+    threshold = _kernels.dropout_threshold(0.2)
+    drops = [_kernels.dropout_number(key, k) < threshold for k in range(50)]
     assert drops == list(masks[0][:, 7] == 0)
 
 

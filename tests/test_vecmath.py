@@ -124,3 +124,50 @@ def test_log1p_unit_is_accurate_on_its_whole_range():
 
     u = np.concatenate([[0.0, 1e-300, 1e-17, 1e-8, 1.0], np.random.default_rng(0).random(100000)])
     np.testing.assert_allclose(apply(u), np.log1p(u), rtol=1e-15, atol=0)  # ≤ 4.5 ulp
+
+
+def _float32_ulps(got, want):
+    """|got − want| in float32 ulps of the (float64) reference value."""
+    spacing = np.abs(np.spacing(np.asarray(want, dtype=np.float32))).astype(np.float64)
+    return np.abs(np.asarray(got, dtype=np.float64) - want) / spacing
+
+
+def _scalar_kernel(function):
+    from numba import njit
+
+    @njit
+    def apply(x):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = function(x[i])
+        return out
+
+    return apply
+
+
+def test_float32_arithmetic_functions():
+    """The float32 functions of the new activations (elu, softplus, gelu, silu):
+    within 2-3 float32 ulps (Φ: a relative bound, its tail is ~e^{−x²/2})."""
+    from scipy.special import expit, ndtr
+
+    from fastbp._kernels import vecmath
+
+    x = np.concatenate([np.linspace(-100, 88, 40001), np.random.default_rng(1).normal(size=20000),
+                        np.logspace(-30, 0, 301) * -1]).astype(np.float32)
+    wide = x.astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        exp_ref = np.exp(wide)
+    normal = np.abs(exp_ref) > np.finfo(np.float32).tiny  # normal float32 results
+    assert _float32_ulps(_scalar_kernel(vecmath.exp32)(x), exp_ref)[normal].max() <= 2
+    negative = x <= 0
+    expm1 = _scalar_kernel(vecmath.expm1_nonpositive_32)(x[negative])
+    assert _float32_ulps(expm1, np.expm1(wide[negative])).max() <= 2
+    assert _float32_ulps(_scalar_kernel(vecmath.logistic_32)(x), expit(wide))[
+        expit(wide) > np.finfo(np.float32).tiny].max() <= 3
+    u = np.linspace(0, 1, 10001, dtype=np.float32)
+    assert _float32_ulps(_scalar_kernel(vecmath.log1p_unit_32)(u), np.log1p(u.astype(float))).max() <= 3
+    cdf = _scalar_kernel(vecmath.normal_cdf_32)(x).astype(np.float64)
+    want = ndtr(wide)
+    relative = np.abs(cdf - want) / want
+    assert relative[np.abs(wide) <= 5].max() < 2e-6
+    assert relative[(np.abs(wide) <= 13) & (want > 1e-37)].max() < 3e-5

@@ -22,7 +22,8 @@ from .activations import (ABSOLUTE_ERROR, ACTIVATION_CODES, EXP, HIDDEN_ACTIVATI
                           activate, multiply_by_derivative, output_delta_and_loss)
 from .args import (KernelData, KernelDropout, KernelNetwork, KernelObjective, KernelOptimizer,
                    KernelTargets)
-from .batch import (backward_pass, batch_loss_gradient, dropout_row_key, dropout_uniform,
+from .batch import (backward_pass, batch_loss_gradient, dropout_number, dropout_row_key,
+                    dropout_threshold,
                     finish_gradient, forward_pass, gemm, workspace_offsets)
 from .calls import (all_finite, full_loss_gradient, full_loss_gradient_serial,
                     predict_outputs, predict_outputs_parallel, train_epoch, train_epoch_serial)
@@ -34,7 +35,8 @@ __all__ = [
     "SOLVER_ADAM", "SOLVER_SGD", "KernelData", "KernelDropout", "KernelNetwork",
     "KernelObjective",
     "KernelOptimizer", "KernelTargets", "activate", "all_finite", "backward_pass",
-    "batch_loss_gradient", "dropout_row_key", "dropout_uniform", "finish_gradient", "forward_pass", "full_loss_gradient",
+    "batch_loss_gradient", "dropout_number", "dropout_row_key",
+    "dropout_threshold", "finish_gradient", "forward_pass", "full_loss_gradient",
     "full_loss_gradient_serial", "gemm", "multiply_by_derivative", "output_delta_and_loss",
     "predict_outputs", "predict_outputs_parallel", "train_epoch", "train_epoch_serial",
     "workspace_offsets",

@@ -15,8 +15,11 @@ backward pass needs only the stored outputs of each layer:
 
 with Φ the standard normal distribution function, Φ(a) = ½(1 + erf(a/√2)),
 φ its density and σ the logistic function. gelu's and silu's derivatives
-cannot be written through z (h is not monotonic), so the forward pass keeps
-their pre-activations a for the backward pass (``uses_preactivation``).
+cannot be written through z (h is not monotonic), and softplus's costs an
+exponential more from z than from a: the training forward pass computes
+h′(a) beside h(a) for these (``activate_and_derivative``, for every code
+where a layer has dropout) and the backward pass multiplies by it
+(``stores_derivative``).
 
 softmax and exp are output activations only: paired with their canonical
 losses, the output delta is ŷ − t and no derivative of theirs is needed.
@@ -142,11 +145,17 @@ def _leaky_relu_derivative(Z, D):
 # elu (α = 1) -------------------------------------------------------------------
 @njit(**INLINE)
 def _elu(A):
-    for i in range(A.shape[0]):
-        for j in range(A.shape[1]):
-            a = A[i, j]
-            # eᵃ − 1 without cancellation near 0, as a select (the loop stays SIMD)
-            A[i, j] = a if a > 0 else vecmath.expm1_nonpositive(a)
+    # eᵃ − 1 without cancellation near 0, as a select (the loop stays SIMD)
+    if A.itemsize == 4:  # float32 arithmetic: twice the lanes
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                A[i, j] = a if a > 0 else vecmath.expm1_nonpositive_32(a)
+    else:
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                A[i, j] = a if a > 0 else vecmath.expm1_nonpositive(a)
 
 
 @njit(**INLINE)
@@ -161,11 +170,17 @@ def _elu_derivative(Z, D):
 # softplus ------------------------------------------------------------------
 @njit(**INLINE)
 def _softplus(A):
-    for i in range(A.shape[0]):
-        for j in range(A.shape[1]):
-            a = A[i, j]
-            # log(1 + eᵃ) = max(a, 0) + log(1 + e^{−|a|}): no overflow for large a
-            A[i, j] = (a if a > 0 else a - a) + vecmath.log1p_unit(vecmath.exp(-abs(a)))
+    # log(1 + eᵃ) = max(a, 0) + log(1 + e^{−|a|}): no overflow for large a
+    if A.itemsize == 4:  # float32 arithmetic: twice the lanes
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                A[i, j] = (a if a > 0 else a - a) + vecmath.log1p_unit_32(vecmath.exp32(-abs(a)))
+    else:
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                A[i, j] = (a if a > 0 else a - a) + vecmath.log1p_unit(vecmath.exp(-abs(a)))
 
 
 @njit(**INLINE)
@@ -173,6 +188,26 @@ def _softplus_derivative(Z, D):
     for i in range(Z.shape[0]):
         for j in range(Z.shape[1]):
             D[i, j] *= -vecmath.expm1_nonpositive(-Z[i, j])  # σ(a) = 1 − e^{−z}, z ≥ 0
+
+
+@njit(**INLINE)
+def _softplus_and_derivative(A, G):
+    """A ← log(1 + eᵃ), G ← σ(a), from one e^{−|a|} (σ(−a) = e^{−a}/(1 + e^{−a}))."""
+    if A.itemsize == 4:
+        one = np.float32(1)
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                e = vecmath.exp32(-abs(a))
+                A[i, j] = (a if a > 0 else a - a) + vecmath.log1p_unit_32(e)
+                G[i, j] = (one if a >= 0 else e) / (one + e)
+    else:
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                e = vecmath.exp(-abs(a))
+                A[i, j] = (a if a > 0 else a - a) + vecmath.log1p_unit(e)
+                G[i, j] = (1.0 if a >= 0 else e) / (1.0 + e)
 
 
 # gelu (exact, through the normal distribution function) ----------------------
@@ -183,11 +218,11 @@ _INV_SQRT_2PI = 0.3989422804014327  # 1/√(2π)
 @njit(**INLINE)
 def _gelu(A):
     if A.itemsize == 4:  # float32
-        # vectorised Φ, relative error ≤ 1.2·10⁻⁷ (about one float32 rounding)
+        # vectorised Φ in float32 arithmetic (see vecmath.normal_cdf_32)
         for i in range(A.shape[0]):
             for j in range(A.shape[1]):
-                a = np.float64(A[i, j])
-                A[i, j] = a * vecmath.normal_cdf(a)
+                a = A[i, j]
+                A[i, j] = a * vecmath.normal_cdf_32(a)
     else:
         # libm's erfc: correctly rounded to float64 within an ulp or two
         for i in range(A.shape[0]):
@@ -197,44 +232,68 @@ def _gelu(A):
 
 
 @njit(**INLINE)
-def _gelu_derivative(P, D):
-    """D ⊙= Φ(a) + a φ(a), with P holding the pre-activations a."""
-    if P.itemsize == 4:  # float32
-        for i in range(P.shape[0]):
-            for j in range(P.shape[1]):
-                a = np.float64(P[i, j])
-                D[i, j] *= vecmath.normal_cdf(a) + a * _INV_SQRT_2PI * vecmath.exp(-0.5 * a * a)
+def _gelu_and_derivative(A, G):
+    """A ← a Φ(a), G ← Φ(a) + a φ(a)."""
+    if A.itemsize == 4:  # float32
+        density = np.float32(_INV_SQRT_2PI)
+        half = np.float32(0.5)
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                cdf = vecmath.normal_cdf_32(a)
+                A[i, j] = a * cdf
+                G[i, j] = cdf + a * density * vecmath.exp32(-half * a * a)
     else:
-        for i in range(P.shape[0]):
-            for j in range(P.shape[1]):
-                a = P[i, j]
-                D[i, j] *= (0.5 * math.erfc(-a * _SQRT_HALF)
-                            + a * _INV_SQRT_2PI * vecmath.exp(-0.5 * a * a))
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                cdf = 0.5 * math.erfc(-a * _SQRT_HALF)
+                A[i, j] = a * cdf
+                G[i, j] = cdf + a * _INV_SQRT_2PI * vecmath.exp(-0.5 * a * a)
 
 
 # silu (a σ(a), also called swish) ----------------------------------------------
 @njit(**INLINE)
 def _silu(A):
-    for i in range(A.shape[0]):
-        for j in range(A.shape[1]):
-            a = A[i, j]
-            A[i, j] = a * vecmath.logistic(a)
+    if A.itemsize == 4:  # float32 arithmetic: twice the lanes
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                A[i, j] = a * vecmath.logistic_32(a)
+    else:
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                A[i, j] = a * vecmath.logistic(a)
 
 
 @njit(**INLINE)
-def _silu_derivative(P, D):
-    """D ⊙= σ(a) (1 + a (1 − σ(a))), with P holding the pre-activations a."""
-    for i in range(P.shape[0]):
-        for j in range(P.shape[1]):
-            a = np.float64(P[i, j])
-            s = vecmath.logistic(a)
-            D[i, j] *= s * (1.0 + a * (1.0 - s))
+def _silu_and_derivative(A, G):
+    """A ← a σ(a), G ← σ(a) (1 + a (1 − σ(a)))."""
+    if A.itemsize == 4:
+        one = np.float32(1)
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                s = vecmath.logistic_32(a)
+                A[i, j] = a * s
+                G[i, j] = s * (one + a * (one - s))
+    else:
+        for i in range(A.shape[0]):
+            for j in range(A.shape[1]):
+                a = A[i, j]
+                s = vecmath.logistic(a)
+                A[i, j] = a * s
+                G[i, j] = s * (1.0 + a * (1.0 - s))
 
 
 @njit(**INLINE)
-def uses_preactivation(code):
-    """Whether h′ of this activation needs a (gelu, silu) rather than z."""
-    return code == GELU or code == SILU
+def stores_derivative(code):
+    """Whether training computes h′(a) in the forward pass (gelu, silu, softplus).
+
+    gelu's and silu's h′ cannot be had from z; softplus's comes cheaper from a.
+    """
+    return code == GELU or code == SILU or code == SOFTPLUS
 
 
 # exp (the Poisson log-link inverse) and softmax: output layers only ----------
@@ -304,14 +363,40 @@ def activate(A, code):
 
 
 @njit(**JIT)
+def activate_and_derivative(A, G, code):
+    """z = h(a) in place of A, and G = h′(a): the training forward pass's form.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_rows, n_units)
+        Pre-activations aˡ of a hidden layer; overwritten by zˡ.
+    G : ndarray of shape (n_rows, n_units)
+        Output: h′(aˡ), which the backward pass multiplies δ by.
+    code : int
+        A hidden activation code.
+    """
+    if code == SOFTPLUS:
+        _softplus_and_derivative(A, G)
+    elif code == GELU:
+        _gelu_and_derivative(A, G)
+    elif code == SILU:
+        _silu_and_derivative(A, G)
+    else:
+        activate(A, code)
+        G[:, :] = 1
+        multiply_by_derivative(A, G, code)
+
+
+@njit(**JIT)
 def multiply_by_derivative(Z, D, code):
-    """D ⊙= h′(a) of a hidden layer, with h′ written through z = h(a) or a.
+    """D ⊙= h′(a) of a hidden layer, with h′ written through z = h(a).
+
+    For every hidden activation but gelu and silu (see ``activate_and_derivative``).
 
     Parameters
     ----------
     Z : ndarray of shape (n_rows, n_units)
-        The layer's activations zˡ, or its pre-activations aˡ for the codes
-        of ``uses_preactivation`` (gelu, silu).
+        The layer's activations zˡ.
     D : ndarray of shape (n_rows, n_units)
         Back-propagated signal δˡ⁺¹(Wˡ⁺¹)ᵀ; modified in place into δˡ.
     code : int
@@ -329,10 +414,6 @@ def multiply_by_derivative(Z, D, code):
         _elu_derivative(Z, D)
     elif code == SOFTPLUS:
         _softplus_derivative(Z, D)
-    elif code == GELU:
-        _gelu_derivative(Z, D)
-    elif code == SILU:
-        _silu_derivative(Z, D)
 
 
 @njit(**JIT)

@@ -10,13 +10,13 @@
 Rows are samples, so Wˡ has shape (fan_in, fan_out) as scikit-learn's
 ``coefs_``. A batch's activations and deltas live in workspaces: one flat
 buffer per batch, layer l's (b, units[l]) block at ``row_off[l]``. A third
-workspace, ``keep``, holds what h′ needs where z is not it: the
-pre-activations a of gelu and silu layers, and z before the dropout scaling.
+workspace, ``keep``, holds the factor gˡ = h′(aˡ) ⊙ mˡ / (1 − pˡ) that the
+backward pass multiplies by, for the layers where it is not had from z:
+gelu, silu and softplus layers, and every layer with dropout.
 
-Dropout masks are not stored: mˡᵢₖ is a hash of (the epoch's seed, the
-layer, the sample's index i in X, the unit k), computed again by the
-backward pass. The masks so depend on the random state only, never on
-batch boundaries or threads.
+The dropout mask mˡᵢₖ is a hash of (the epoch's seed, the layer, the
+sample's index i in X, the unit k): the masks depend on the random state
+only, never on batch boundaries or threads.
 """
 
 import numpy as np
@@ -26,8 +26,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import blas
-from .activations import activate, multiply_by_derivative, output_delta_and_loss, \
-    uses_preactivation
+from .activations import activate, activate_and_derivative, multiply_by_derivative, \
+    output_delta_and_loss, stores_derivative
 from .jit import INLINE, JIT
 
 # The symbols fastbp_sgemm / fastbp_dgemm, which the products below call by
@@ -171,13 +171,19 @@ def workspace_offsets(units, batch_size):
 
 
 # --------------------------------------------------------------------------
-# Dropout masks: a counter-based hash (splitmix64's finaliser), vectorisable.
+# Dropout masks: counter-based hashes, vectorisable (no random state to carry).
 # --------------------------------------------------------------------------
+# A row's key: splitmix64's finaliser over (seed, layer, sample); a unit's
+# number: the 32-bit "lowbias32" mixer over (row key + unit · golden ratio),
+# in 32-bit lanes (eight per AVX2 register), all in uint64 arithmetic.
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-_UNIT = 1.0 / 9007199254740992.0  # 2⁻⁵³
+_GOLDEN_32 = np.uint64(0x9E3779B9)
+_LOW_1 = np.uint64(0x7FEB352D)
+_LOW_2 = np.uint64(0x846CA68B)
+_MASK_32 = np.uint64(0xFFFFFFFF)
+_S15, _S16, _S27, _S30, _S31 = (np.uint64(n) for n in (15, 16, 27, 30, 31))
 
 
 @njit(**INLINE)
@@ -188,27 +194,44 @@ def _mix(x):
 
 
 @njit(**INLINE)
+def _mix_32(x):
+    """lowbias32 of x < 2³² (products kept to 32 bits)."""
+    x = ((x ^ (x >> _S16)) * _LOW_1) & _MASK_32
+    x = ((x ^ (x >> _S15)) * _LOW_2) & _MASK_32
+    return x ^ (x >> _S16)
+
+
+@njit(**INLINE)
 def dropout_row_key(seed, layer, sample):
-    """The hash key of one sample's row of one layer's mask (uint64)."""
+    """The key of one sample's row of one layer's mask: a uint64 below 2³²."""
     return _mix(_mix(np.uint64(seed) + np.uint64(layer + 1) * _GOLDEN)
-                + np.uint64(sample + 1) * _GOLDEN)
+                + np.uint64(sample + 1) * _GOLDEN) & _MASK_32
 
 
 @njit(**INLINE)
-def dropout_uniform(row_key, unit):
-    """A uniform number in [0, 1) for (row key, unit): the unit is dropped if below p."""
-    return np.float64(_mix(np.uint64(row_key) + np.uint64(unit + 1) * _GOLDEN) >> _S11) * _UNIT
+def dropout_number(row_key, unit):
+    """A uniform integer in [0, 2³²) for (row key, unit): dropped if below p · 2³²."""
+    return _mix_32((np.uint64(row_key) + np.uint64(unit + 1) * _GOLDEN_32) & _MASK_32)
 
 
 @njit(**INLINE)
-def _apply_dropout(M, rows, layer, rate, seed):
-    """M ⊙= mask / (1 − p), row i of M being sample rows[i] (forward and backward alike)."""
-    scale = M.dtype.type(1.0 / (1.0 - rate))
-    zero = M.dtype.type(0)
-    for i in range(M.shape[0]):
+def dropout_threshold(rate):
+    """p · 2³² rounded down: the numbers below it are dropped (p < 1)."""
+    return np.uint64(rate * 4294967296.0)
+
+
+@njit(**INLINE)
+def _apply_dropout(Z, G, rows, layer, rate, seed):
+    """Z and G ⊙= mask / (1 − p); row i is sample rows[i]."""
+    scale = Z.dtype.type(1.0 / (1.0 - rate))
+    zero = Z.dtype.type(0)
+    threshold = dropout_threshold(rate)
+    for i in range(Z.shape[0]):
         key = dropout_row_key(seed, layer, rows[i])
-        for k in range(M.shape[1]):
-            M[i, k] = M[i, k] * scale if dropout_uniform(key, k) >= rate else zero
+        for k in range(Z.shape[1]):
+            factor = scale if dropout_number(key, k) >= threshold else zero
+            Z[i, k] *= factor
+            G[i, k] *= factor
 
 
 # --------------------------------------------------------------------------
@@ -248,8 +271,8 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
         and the backward pass must not follow.
     keep : ndarray
         Workspace laid out like ``acts`` for a backward pass to follow (it
-        receives a of gelu / silu layers and z before dropout), or empty
-        (prediction: nothing kept).
+        receives gˡ = h′(aˡ) ⊙ mask of the layers that need it, see the
+        module docstring), or empty (prediction: nothing kept).
     dropout : ndarray of shape (n_layers - 1,), or empty
         Dropout rate of each layer's output (hidden layers only; empty or
         zeros: none).
@@ -283,18 +306,21 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
             for k in range(A.shape[1]):
                 A[i, k] += bias[k]
         code = net.codes[l]
-        if keep.shape[0] == 0 or l == n_layers - 2:
+        rate = dropout[l] if dropout.shape[0] > 0 else 0.0
+        if keep.shape[0] == 0 or l == n_layers - 2 or not (rate > 0 or stores_derivative(code)):
             activate(A, code)
             continue
-        rate = dropout[l] if dropout.shape[0] > 0 else 0.0
-        kept = layer_rows(keep, units, row_off, l + 1, b)
-        if uses_preactivation(code):
-            kept[:, :] = A  # h′ reads a
-        activate(A, code)
+        G = layer_rows(keep, units, row_off, l + 1, b)
+        activate_and_derivative(A, G, code)  # zˡ, and gˡ = h′(aˡ)
         if rate > 0:
-            if not uses_preactivation(code):
-                kept[:, :] = A  # h′ reads z before the mask
-            _apply_dropout(A, rows, l, rate, seed)
+            _apply_dropout(A, G, rows, l, rate, seed)  # both ⊙ mˡ / (1 − pˡ)
+
+
+@njit(**INLINE)
+def _multiply(D, G):
+    for i in range(D.shape[0]):
+        for k in range(D.shape[1]):
+            D[i, k] *= G[i, k]
 
 
 @njit(**JIT)
@@ -346,10 +372,8 @@ def backward_pass(data, rows, net, acts, deltas, row_off, grad, keep, dropout, s
             gemm(D, layer_weights(net.theta, net, l), D_prev, _NO, _YES)  # δˡ (Wˡ)ᵀ
             code = net.codes[l - 1]
             rate = dropout[l - 1] if dropout.shape[0] > 0 else 0.0
-            if rate > 0:
-                _apply_dropout(D_prev, rows, l - 1, rate, seed)  # the same mask, ⊙ m / (1 − p)
-            if rate > 0 or uses_preactivation(code):
-                multiply_by_derivative(layer_rows(keep, units, row_off, l, b), D_prev, code)
+            if rate > 0 or stores_derivative(code):
+                _multiply(D_prev, layer_rows(keep, units, row_off, l, b))  # ⊙ gˡ⁻¹
             else:
                 multiply_by_derivative(layer_rows(acts, units, row_off, l, b), D_prev, code)
 
