@@ -79,6 +79,60 @@ def worker_inference(system, workload_name):
     return result
 
 
+def worker_onnx(system, workload_name):
+    """fastbp against onnxruntime on the same weights: predict_proba rows/s and 1-row latency.
+
+    The model is fastbp's (the workload's network, one epoch on 2,000 rows);
+    'onnxruntime' runs its ONNX export (fastbp.onnx, no ZipMap) with as many
+    intra-op threads as the run's thread count.
+    """
+    import warnings
+
+    from systems import WORKLOADS
+
+    import fastbp
+
+    warnings.simplefilter("ignore")
+    w = WORKLOADS[workload_name]
+    X, y = w.data()
+    model = fastbp.MLPClassifier(hidden_layer_sizes=w.hidden, max_iter=1, random_state=0)
+    model.fit(X[:2000], y[:2000])
+    batch = X[:INFERENCE_ROWS]
+    one = X[:1].copy()
+    if system == "fastbp":
+        batch_s = _best_mean(lambda: model.predict_proba(batch), 3)
+        row_s = _best_mean(lambda: model.predict(one), 300)
+    else:
+        import onnxruntime
+
+        import fastbp.onnx
+
+        onx = fastbp.onnx.to_onnx(model, X[:1], options={id(model): {"zipmap": False}})
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+        session = onnxruntime.InferenceSession(onx.SerializeToString(), options,
+                                               providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        batch_s = _best_mean(lambda: session.run(["probabilities"], {name: batch}), 3)
+        row_s = _best_mean(lambda: session.run(["label"], {name: one}), 300)
+    return {"rows_per_s": len(batch) / batch_s, "single_row_us": row_s * 1e6}
+
+
+def format_onnx(results):
+    header = (f"{'workload':<12}{'thr':>4}{'fastbp rows/s':>15}{'onnxruntime rows/s':>20}{'×':>7}"
+              f"{'fastbp 1-row µs':>17}{'onnxruntime µs':>16}{'fraction':>10}")
+    lines = [header, "-" * len(header)]
+    for (wname, threads), r in results.items():
+        f, o = r.get("fastbp", {}), r.get("onnxruntime", {})
+        if "rows_per_s" not in f or "rows_per_s" not in o:
+            lines.append(f"{wname:<12}{threads:>4}  error: {f.get('error') or o.get('error')}")
+            continue
+        lines.append(f"{wname:<12}{threads:>4}{f['rows_per_s']:>15,.0f}{o['rows_per_s']:>20,.0f}"
+                     f"{f['rows_per_s'] / o['rows_per_s']:>6.2f}×{f['single_row_us']:>17.1f}"
+                     f"{o['single_row_us']:>16.1f}{f['single_row_us'] / o['single_row_us']:>10.2f}")
+    return "\n".join(lines)
+
+
 def worker_memory(system, n_samples, n_features):
     """Peak RSS that one epoch of fit adds over the input arrays (float32 X)."""
     import warnings
@@ -171,6 +225,8 @@ def worker(argv):
     kind = argv[0]
     if kind == "inference":
         result = worker_inference(argv[1], argv[2])
+    elif kind == "onnx":
+        result = worker_onnx(argv[1], argv[2])
     elif kind == "activation":
         result = worker_activation(argv[1], argv[2], argv[3])
     elif kind == "memory":

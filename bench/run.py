@@ -13,7 +13,8 @@ order of systems, and each system keeps its best round. The matmul peak is measu
 see extras.py and busy.py): training beside busy processes and on one core,
 inference against scikit-learn (predict_proba rows/s and
 single-row latency, with the rows/s of the bare matrix products as a ceiling;
-``--rounds`` rounds too, best kept), training per hidden activation (scikit-learn's relu, tanh, logistic
+``--rounds`` rounds too, best kept), serving against onnxruntime on the same
+weights (fastbp.onnx), training per hidden activation (scikit-learn's relu, tanh, logistic
 against it, fastbp's leaky_relu, elu, softplus, gelu, silu and relu with dropout
 against its own relu),
 start-up (a fresh process fitting digits, warm and cold
@@ -60,6 +61,25 @@ def thread_env(threads):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), str(HERE.parent),
                                                       env.get("PYTHONPATH")]))
     return env
+
+
+def serving_rounds(kind, systems, workload_names, thread_counts, rounds):
+    """Inference measurements (``extra KIND SYSTEM WORKLOAD``) of two systems.
+
+    ``rounds`` rounds in alternating order, each measurement keeping its
+    best round, as for training: one burst of load must not decide a ratio.
+    Returns {(workload, threads): {system: result}}.
+    """
+    import extras
+
+    found = {}
+    for round_ in range(rounds):
+        for i, (wname, t) in enumerate(itertools.product(workload_names, thread_counts)):
+            kept = found.setdefault((wname, t), {})
+            for s in (systems if (i + round_) % 2 == 0 else systems[::-1]):
+                kept[s] = extras.best_inference(kept.get(s),
+                                                run_worker(["extra", kind, s, wname], t))
+    return found
 
 
 def run_worker(args, threads, timeout=3600, extra_env=None):
@@ -211,7 +231,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2,
                         help="measure every system this many times, alternating (best kept)")
-    parser.add_argument("--extras", default="busy,inference,activations,startup,memory,scale",
+    parser.add_argument("--extras",
+                        default="busy,inference,onnx,activations,startup,memory,scale",
                         help="other targets to measure (comma-separated), or 'none'")
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -299,20 +320,19 @@ def run_extras(args, workload_names, thread_counts):
         show(f"Busy machine: K busy processes beside each run, or one core (CPU affinity); "
              f"best of {args.rounds} rounds", busy.format_table(found, LABELS))
     if "inference" in wanted:
-        # --rounds rounds in alternating order, each measurement keeping its best
-        # round, as for training: one burst of load must not decide a ratio.
-        inference = {}
-        for round_ in range(args.rounds):
-            for i, (wname, t) in enumerate(itertools.product(workload_names, thread_counts)):
-                pair = ("fastbp", "sklearn") if (i + round_) % 2 == 0 else ("sklearn", "fastbp")
-                kept = inference.setdefault((wname, t), {})
-                for s in pair:
-                    kept[s] = extras.best_inference(
-                        kept.get(s), run_worker(["extra", "inference", s, wname], t))
+        inference = serving_rounds("inference", ("fastbp", "sklearn"), workload_names,
+                                   thread_counts, args.rounds)
         results["inference"] = {f"{w}/{t}": v for (w, t), v in inference.items()}
         show(f"Inference: predict_proba on {extras.INFERENCE_ROWS:,} rows, and single-row "
              f"predict latency (fraction = fastbp / scikit-learn), best of {args.rounds} rounds",
              extras.format_inference(inference))
+    if "onnx" in wanted:
+        served = serving_rounds("onnx", ("fastbp", "onnxruntime"), workload_names,
+                                thread_counts, args.rounds)
+        results["onnx"] = {f"{w}/{t}": v for (w, t), v in served.items()}
+        show(f"Serving: fastbp against onnxruntime on the same weights (fastbp.onnx export): "
+             f"predict_proba on {extras.INFERENCE_ROWS:,} rows and single-row predict, "
+             f"best of {args.rounds} rounds", extras.format_onnx(served))
     if "activations" in wanted:
         workload = "medium" if "medium" in workload_names else workload_names[0]
         by_activation = {}

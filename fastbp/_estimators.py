@@ -539,6 +539,39 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         coef_grads, intercept_grads = network.layout.views(grad.copy())
         return float(loss), coef_grads, intercept_grads
 
+    def to_sklearn(self):
+        """The equal fitted ``sklearn.neural_network`` estimator (same weights, same predictions).
+
+        Raises
+        ------
+        ValueError
+            For a setting scikit-learn's MLPs cannot hold (fastbp's
+            activations, losses, dropout, …), named in the message.
+        """
+        from ._sklearn_models import to_sklearn
+
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, sk_model):
+        """This class's estimator holding a fitted scikit-learn MLP: its
+        parameters, weights, classes and training history.
+
+        Parameters
+        ----------
+        sk_model : fitted sklearn.neural_network.MLPClassifier (MLPRegressor)
+
+        Returns
+        -------
+        estimator : fitted MLPClassifier (MLPRegressor)
+            Predicts what ``sk_model`` predicts; ``partial_fit`` and
+            ``warm_start`` continue from its weights (with a fresh optimizer
+            state: scikit-learn's is not carried over).
+        """
+        from ._sklearn_models import from_sklearn
+
+        return from_sklearn(cls, sk_model)
+
     def __sklearn_tags__(self):
         from sklearn.utils import TransformerTags
 

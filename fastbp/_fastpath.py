@@ -79,10 +79,10 @@ def is_plain_input(est, X):
         _off == 0
         and type(X) is np.ndarray
         and X.ndim == 2
-        and X.dtype in _NATIVE_FLOATS
+        and X.dtype.char in "fd"  # float32, float64 (a dtype comparison costs more)
         and X.shape[0] > 0
         and X.shape[1] == est.n_features_in_
-        and not hasattr(est, "feature_names_in_")
+        and "feature_names_in_" not in est.__dict__
         and all_finite(X)
     )
 
@@ -151,7 +151,7 @@ def decode_classes(binarizer, y_pred, softmax):
     classes = binarizer.classes_
     if enabled():
         if softmax:
-            return classes.take(np.argmax(y_pred, axis=1))
+            return classes.take(y_pred.argmax(axis=1))
         if y_pred.shape[1] == 1 and len(classes) == 2:
             return classes[(y_pred[:, 0] > 0.5).astype(np.intp)]
     if y_pred.shape[1] == 1:

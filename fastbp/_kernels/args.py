@@ -43,8 +43,9 @@ class KernelData(NamedTuple):
                        np.ascontiguousarray(X.data, dtype=dtype),
                        np.ascontiguousarray(X.indices, dtype=np.int64),
                        np.ascontiguousarray(X.indptr, dtype=np.int64), True)
-        return cls(np.ascontiguousarray(X, dtype=dtype), *_NO_SPARSE_PARTS[np.dtype(dtype)],
-                   False)
+        if type(X) is not np.ndarray or X.dtype != dtype or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X, dtype=dtype)
+        return cls(X, *_NO_SPARSE_PARTS[X.dtype], False)
 
     @property
     def n_samples(self):

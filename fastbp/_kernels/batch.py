@@ -130,6 +130,25 @@ def gemm(A, B, C, transpose_a, transpose_b):
                A, max(A.shape[1], 1), C, max(n, 1))
 
 
+# Prediction of this many rows or fewer multiplies by plain loops: a BLAS
+# ?gemm call of one row costs microseconds of set-up (and on some CPUs a copy
+# of the whole weight matrix) for what is a matrix-vector product read once.
+SMALL_PRODUCT_ROWS = 8
+
+
+@njit(**INLINE)
+def _small_product(Z, W, A):
+    """A = Z W for few rows of Z: each row a sum of W's rows, over A's row in SIMD."""
+    for i in range(Z.shape[0]):
+        Ai = A[i]
+        Ai[:] = 0
+        for k in range(W.shape[0]):
+            z = Z[i, k]
+            Wk = W[k]
+            for j in range(Ai.shape[0]):
+                Ai[j] += z * Wk[j]
+
+
 # --------------------------------------------------------------------------
 # Views into the flat buffers.
 # --------------------------------------------------------------------------
@@ -268,7 +287,8 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
         True only when ``rows`` are consecutive (rows[0], rows[0] + 1, …), as in
         prediction: the first product then reads dense rows from X in place
         instead of copying them into the workspace, so z⁰ is not in ``acts``
-        and the backward pass must not follow.
+        and the backward pass must not follow. Up to SMALL_PRODUCT_ROWS rows
+        are then multiplied without BLAS.
     keep : ndarray
         Workspace laid out like ``acts`` for a backward pass to follow (it
         receives gˡ = h′(aˡ) ⊙ mask of the layers that need it, see the
@@ -289,8 +309,12 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
         W = layer_weights(net.theta, net, l)
         bias = layer_bias(net.theta, net, l)
         A = layer_rows(acts, units, row_off, l + 1, b)
+        small = in_place and b <= SMALL_PRODUCT_ROWS
         if l == 0 and not data.is_sparse and in_place:
-            gemm(X[rows[0] : rows[0] + b], W, A, _NO, _NO)
+            if small:
+                _small_product(X[rows[0] : rows[0] + b], W, A)
+            else:
+                gemm(X[rows[0] : rows[0] + b], W, A, _NO, _NO)
         elif l == 0 and data.is_sparse:
             A[:, :] = 0
             for i in range(b):
@@ -300,6 +324,8 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
                     Wj = W[data.X_indices[p]]
                     for k in range(A.shape[1]):
                         A[i, k] += v * Wj[k]
+        elif small:
+            _small_product(layer_rows(acts, units, row_off, l, b), W, A)
         else:
             gemm(layer_rows(acts, units, row_off, l, b), W, A, _NO, _NO)
         for i in range(b):
