@@ -210,6 +210,26 @@ class SiLU(Elementwise):
         return s + x * s * (1 - s)  # σ + x σ′
 
 
+class Dropout(Elementwise):
+    """y = x ⊙ m for a fixed mask m (0 for a dropped unit, 1/(1 − p) for a kept one).
+
+    Training draws the masks; given one (say fastbp's, for a minibatch), the
+    graph differentiates the network that minibatch trained.
+    """
+
+    label = "dropout"
+
+    def __init__(self, x, mask, name=None):
+        super().__init__(x, name=name)
+        self.mask = np.asarray(mask, dtype=float)
+
+    def f(self, x):
+        return x * self.mask
+
+    def f_prime(self, x, y):
+        return np.broadcast_to(self.mask, np.shape(x))
+
+
 class Exp(Elementwise):
     label = "exp"
 
@@ -497,12 +517,14 @@ class EstimatorGraph(Graph):
                 [node.grad for node in self.intercepts])
 
 
-def from_estimator(est, X, y, sample_weight=None):
+def from_estimator(est, X, y, sample_weight=None, dropout_masks=None):
     """The graph of ``est``'s objective on (X, y): same weights, same loss, alpha and weights.
 
     J = Σᵢ sᵢℓᵢ / Σsᵢ + ½·alpha·Σₗ‖Wˡ‖² / Σsᵢ, with class weights folded into sᵢ
     for a classifier, exactly as ``est.loss_gradient`` defines it; only the
     input checks are the estimator's, every number is the graph's.
+    ``dropout_masks``: one (n_samples, units) mask per hidden layer (see
+    ``Dropout``), for the objective of a minibatch trained with dropout.
 
     Returns
     -------
@@ -529,6 +551,8 @@ def from_estimator(est, X, y, sample_weight=None):
         a = Affine(z, W, b, name=f"a{l + 1}")
         if l < n_layers - 1:
             z = _ACTIVATIONS[activations[l]](a, name=f"z{l + 1}")
+            if dropout_masks is not None:
+                z = Dropout(z, dropout_masks[l], name=f"dropout{l + 1}")
         else:
             out_node, loss_node = _OUTPUTS[est.out_activation_]
             if getattr(est, "loss", None) in _REGRESSION_LOSSES:

@@ -188,3 +188,37 @@ def test_directional_derivative_checks_shapes(rng):
     with pytest.raises(ValueError, match="direction for W1 has shape"):
         directional_derivative(model, X, y, [np.zeros((2, 2))] * 3,
                                [np.zeros_like(b) for b in model.intercepts_])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+def test_graph_with_dropout_masks_equals_a_kernel_step(activation, rng):
+    """One full-batch SGD step (η = 1, no momentum) of the compiled epoch with
+    dropout moves θ by −∇J of the masked network; the graph, given the masks
+    of tests/reference.py (computed from the documented hash), has that ∇J."""
+    from fastbp import _kernels
+    from fastbp._kernels import KernelData, KernelOptimizer, KernelTargets
+
+    from . import reference
+
+    model, X, y = _fitted("multiclass", activation, rng)
+    network = model._current_network()
+    rates, seed = [0.3, 0.5], 987654321
+    masks = reference.dropout_masks(seed, np.arange(X.shape[0]), network.units[1:-1], rates)
+    graph_loss, graph_coef, graph_intercept = from_estimator(
+        model, X, y, dropout_masks=[m.T for m in masks]).loss_gradient()
+
+    theta = network.theta.copy()
+    targets = np.ascontiguousarray(model._label_binarizer.transform(y), dtype=float)
+    optimizer = KernelOptimizer(_kernels.SOLVER_SGD, 1.0, 0.0, False, 0.9, 0.999, 1e-8,
+                                np.zeros_like(theta), np.zeros(1, np.int64))
+    objective = _kernels.KernelObjective(model.alpha, float(np.finfo(float).eps), 1.0,
+                                         _kernels.SOFTMAX, 1.0, 0.0)
+    _kernels.train_epoch(KernelData.of(X, np.float64), KernelTargets(targets, np.ones(len(y))),
+                         np.arange(len(y)), len(y), network.kernel_args(theta), objective,
+                         optimizer, _kernels.KernelDropout(np.array([*rates, 0.0]),
+                                                           np.uint64(seed)), 1, 0.0)
+    coef_step, intercept_step = network.layout.views(network.theta - theta)
+    for got, want in zip(coef_step + intercept_step, graph_coef + graph_intercept):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    # and without the masks the graph's gradient differs: dropout really acted
+    assert not np.allclose(from_estimator(model, X, y).loss_gradient()[1][0], graph_coef[0])
