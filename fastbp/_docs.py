@@ -11,7 +11,7 @@ SHARED_PARAMETERS = """
         h(a) = a for a > 0, eᵃ − 1 otherwise (α = 1); 'softplus'
         h(a) = log(1 + eᵃ); 'gelu' h(a) = a·Φ(a) = ½·a·(1 + erf(a/√2)), the
         exact form (float64 networks use the C library's erfc; float32 networks
-        a float32 Φ, relative error below 2·10⁻⁶ for |a| ≤ 5);
+        a float32 Φ, relative error below 2·10⁻⁶ for ``|a| ≤ 5``);
         'silu' h(a) = a·σ(a). A tuple or list gives one name per hidden
         layer, e.g. ``('relu', 'tanh')`` for ``hidden_layer_sizes=(64, 32)``.
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
@@ -109,9 +109,9 @@ SHARED_ATTRIBUTES = """
         The current value of the training objective.
     best_loss_ : float or None
         Minimum loss reached ('sgd' / 'adam'); None with early stopping.
-    loss_curve_ : list of shape (n_iter_,)
+    loss_curve_ : list of shape (``n_iter_``,)
         Loss at the end of each epoch ('sgd' / 'adam').
-    validation_scores_ : list of shape (n_iter_,) or None
+    validation_scores_ : list of shape (``n_iter_``,) or None
         Score on the held-out set per epoch, with early stopping.
     best_validation_score_ : float or None
         Best validation score, with early stopping.
@@ -124,7 +124,7 @@ SHARED_ATTRIBUTES = """
         ``intercepts_[i]`` of shape (units[i + 1],) is the bias of layer i + 1.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when X had string column names.
     n_iter_ : int
         Number of iterations the solver ran.
@@ -176,9 +176,9 @@ REGRESSOR = f"""Multi-layer perceptron regressor, trained by compiled backpropag
         'squared_error' (identity output) minimises ½·Σₖ mean((y − ŷ)²);
         'poisson' (exp output, y ≥ 0) minimises half the Poisson deviance.
         fastbp also has, with the identity output and r = ŷ − y: 'huber',
-        ℓ = ½r² for |r| ≤ huber_delta, huber_delta·(|r| − ½·huber_delta)
+        ℓ = ½r² for ``|r| ≤ huber_delta``, ``huber_delta·(|r| − ½·huber_delta)``
         beyond (quadratic near 0, linear for outliers); 'absolute_error',
-        ℓ = |r|.{SHARED_PARAMETERS}
+        ``ℓ = |r|``.{SHARED_PARAMETERS}
     huber_delta : float, default=1.0
         δ of the 'huber' loss, in the units of y: residuals beyond it count
         linearly.

@@ -73,7 +73,7 @@ class Parameter(Node):
 
 
 class Affine(Node):
-    """a = z W + b (rows are samples; W of shape (fan_in, fan_out), as coefs_)."""
+    """a = z W + b (rows are samples; W of shape (fan_in, fan_out), as ``coefs_``)."""
 
     label = "affine"
 
@@ -304,7 +304,7 @@ class SquaredError(Loss):
 
 
 class Huber(Loss):
-    """ℓ = ½ r² if |r| ≤ δ else δ(|r| − ½δ), r = ŷ − t; ∂ℓ/∂ŷ = clip(r, −δ, δ)."""
+    """``ℓ = ½ r² if |r| ≤ δ else δ(|r| − ½δ)``, r = ŷ − t; ∂ℓ/∂ŷ = clip(r, −δ, δ)."""
 
     label = "huber"
 

@@ -152,8 +152,12 @@ class _Graph:
             # onnxruntime has no float64 LeakyRelu: max(a, 0.01 a)
             return self.node("Max", [a, self.node("Mul", [a, self.constant("slope", 0.01)],
                                                   "leaky")], name)
-        zero = self.constant("zero", 0.0)
+        if name == "silu":  # a σ(a)
+            return self.node("Mul", [a, self.node("Sigmoid", [a], "silu_sigmoid")], name)
+        if name == "gelu":
+            return self._gelu(a)
         one = self.constant("one", 1.0)
+        zero = self.constant("zero", 0.0)
         if name == "elu":  # max(a, 0) + min(eᵃ − 1, 0)
             positive = self.node("Max", [a, zero], "elu_pos")
             expm1 = self.node("Sub", [self.node("Exp", [a], "elu_exp"), one], "elu_expm1")
@@ -163,23 +167,24 @@ class _Graph:
                              "sp_exp")
             log = self.node("Log", [self.node("Add", [tail, one], "sp_1p")], "sp_log")
             return self.node("Add", [self.node("Max", [a, zero], "sp_pos"), log], name)
-        if name == "silu":  # a σ(a)
-            return self.node("Mul", [a, self.node("Sigmoid", [a], "silu_sigmoid")], name)
-        if name == "gelu":
-            if self.container.target_opset >= GELU_OPSET and not self.double:
-                return self.node("Gelu", [a], name, op_domain="", op_version=GELU_OPSET)
-            # ½ a (1 + erf(a/√2)); onnxruntime's Erf is float32 only, so a
-            # float64 graph evaluates erf in float32 (relative error ~1e-7)
-            scaled = self.node("Mul", [a, self.constant("inv_sqrt2", 1 / np.sqrt(2))], "gelu_s")
-            if self.double:
-                scaled = self.node("Cast", [scaled], "gelu_s32", to=TensorProto.FLOAT)
-            erf = self.node("Erf", [scaled], "gelu_erf")
-            if self.double:
-                erf = self.node("Cast", [erf], "gelu_erf64", to=TensorProto.DOUBLE)
-            cdf = self.node("Mul", [self.node("Add", [erf, one], "gelu_1p"),
-                                    self.constant("half", 0.5)], "gelu_cdf")
-            return self.node("Mul", [a, cdf], name)
         raise ValueError(f"no ONNX form for the activation {name!r}")
+
+    def _gelu(self, a):
+        """gelu(a): the Gelu operator (float32, opset ≥ 20), else ½ a (1 + erf(a/√2))."""
+        name = "gelu"
+        if self.container.target_opset >= GELU_OPSET and not self.double:
+            return self.node("Gelu", [a], name, op_domain="", op_version=GELU_OPSET)
+        # ½ a (1 + erf(a/√2)); onnxruntime's Erf is float32 only, so a
+        # float64 graph evaluates erf in float32 (relative error ~1e-7)
+        scaled = self.node("Mul", [a, self.constant("inv_sqrt2", 1 / np.sqrt(2))], "gelu_s")
+        if self.double:
+            scaled = self.node("Cast", [scaled], "gelu_s32", to=TensorProto.FLOAT)
+        erf = self.node("Erf", [scaled], "gelu_erf")
+        if self.double:
+            erf = self.node("Cast", [erf], "gelu_erf64", to=TensorProto.DOUBLE)
+        cdf = self.node("Mul", [self.node("Add", [erf, self.constant("one", 1.0)], "gelu_1p"),
+                                self.constant("half", 0.5)], "gelu_cdf")
+        return self.node("Mul", [a, cdf], name)
 
     def network(self, model, output_activation):
         """The network's output as a tensor name: ŷ, or aᴸ if not ``output_activation``."""
