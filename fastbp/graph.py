@@ -321,7 +321,7 @@ class Huber(Loss):
 
 
 class AbsoluteError(Loss):
-    """ℓ = |ŷ − t|, ∂ℓ/∂ŷ = sign(ŷ − t)."""
+    """``ℓ = |ŷ − t|``, ∂ℓ/∂ŷ = sign(ŷ − t)."""
 
     label = "absolute error"
 
