@@ -168,6 +168,7 @@ def test_float32_arithmetic_functions():
     assert _float32_ulps(_scalar_kernel(vecmath.log1p_unit_32)(u), np.log1p(u.astype(float))).max() <= 3
     cdf = _scalar_kernel(vecmath.normal_cdf_32)(x).astype(np.float64)
     want = ndtr(wide)
-    relative = np.abs(cdf - want) / want
+    with np.errstate(divide="ignore", invalid="ignore"):  # Φ underflows to 0 far left
+        relative = np.abs(cdf - want) / want
     assert relative[np.abs(wide) <= 5].max() < 2e-6
     assert relative[(np.abs(wide) <= 13) & (want > 1e-37)].max() < 3e-5
