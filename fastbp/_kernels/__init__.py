@@ -4,6 +4,8 @@ One folder, one concern each:
 
 - ``jit``: the Numba options, and a compile-cache key covering every file here;
 - ``blas``: which BLAS ``?gemm`` the products call (OpenBLAS from SciPy, or MKL);
+- ``tiles``: register-tiled products of small float32 layers, bias included
+  (no BLAS call per product);
 - ``vecmath``: exp, tanh and the logistic function in a form LLVM vectorises;
 - ``activations``: each activation beside its derivative, the output loss;
 - ``batch``: products, forward pass and δ-recursion of one batch;

@@ -8,7 +8,10 @@
     dropout     zˡ ← zˡ ⊙ mˡ / (1 − pˡ),   δˡ = h′(aˡ) ⊙ mˡ / (1 − pˡ) ⊙ δˡ⁺¹ (Wˡ⁺¹)ᵀ
 
 Rows are samples, so Wˡ has shape (fan_in, fan_out) as scikit-learn's
-``coefs_``. A batch's activations and deltas live in workspaces: one flat
+``coefs_``. Small float32 layers multiply by register tiles (``tiles.py``):
+the forward pass then completes each block of EPILOGUE_ROWS rows (product
+with the bias, activation, dropout) while it is in the core's cache, and
+∇Wˡ comes from the same tiles; other layers call BLAS ?gemm. A batch's activations and deltas live in workspaces: one flat
 buffer per batch, layer l's (b, units[l]) block at ``row_off[l]``. A third
 workspace, ``keep``, holds the factor gˡ = h′(aˡ) ⊙ mˡ / (1 − pˡ) that the
 backward pass multiplies by, for the layers where it is not had from z:
@@ -29,6 +32,7 @@ from . import blas
 from .activations import activate, activate_and_derivative, multiply_by_derivative, \
     output_delta_and_loss, stores_derivative
 from .jit import INLINE, JIT
+from .tiles import EPILOGUE_ROWS, is_c_contiguous, tile_product, use_tiles
 
 # The symbols fastbp_sgemm / fastbp_dgemm, which the products below call by
 # name, must be bound before any kernel is compiled or loaded from the cache.
@@ -86,15 +90,6 @@ def _call_gemm(typingctx, trans_a, trans_b, m, n, k, A, lda, B, ldb, C, ldc):
 _YES, _NO = np.True_, np.False_
 
 
-@njit(**INLINE)
-def _is_c_contiguous(M):
-    size = M.itemsize
-    if M.shape[0] == 0 or M.shape[1] == 0:
-        return True  # nothing is read
-    return (M.shape[1] == 1 or M.strides[1] == size) and (
-        M.shape[0] == 1 or M.strides[0] == M.shape[1] * size)
-
-
 @njit(**JIT)
 def gemm(A, B, C, transpose_a, transpose_b):
     """C = op(A) op(B) with BLAS ?gemm, where op(M) is Mᵀ if transpose_M else M.
@@ -115,7 +110,7 @@ def gemm(A, B, C, transpose_a, transpose_b):
     n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k or C.shape[0] != m or C.shape[1] != n:
         raise ValueError("gemm: shapes do not match")
-    if not (_is_c_contiguous(A) and _is_c_contiguous(B) and _is_c_contiguous(C)):
+    if not (is_c_contiguous(A) and is_c_contiguous(B) and is_c_contiguous(C)):
         raise ValueError("gemm: arrays must be C-contiguous")
     if m == 0 or n == 0:
         return
@@ -309,13 +304,34 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
         W = layer_weights(net.theta, net, l)
         bias = layer_bias(net.theta, net, l)
         A = layer_rows(acts, units, row_off, l + 1, b)
+        code = net.codes[l]
+        rate = dropout[l] if dropout.shape[0] > 0 else 0.0
+        # gˡ = h′(aˡ) (⊙ mask) kept for the backward pass, or nothing
+        G = A[:0]
+        if keep.shape[0] > 0 and l < n_layers - 2 and (rate > 0 or stores_derivative(code)):
+            G = layer_rows(keep, units, row_off, l + 1, b)
         small = in_place and b <= SMALL_PRODUCT_ROWS
-        if l == 0 and not data.is_sparse and in_place:
+        dense_in_place = l == 0 and not data.is_sparse and in_place
+        sparse_input = l == 0 and data.is_sparse
+        if not small and not sparse_input and use_tiles(units[l], units[l + 1], A.itemsize):
+            # product, bias and activation block by block of rows, each
+            # block still in the core's cache for its activation
+            if dense_in_place:
+                Z = X[rows[0] : rows[0] + b]
+            else:
+                Z = layer_rows(acts, units, row_off, l, b)
+            for i0 in range(0, b, EPILOGUE_ROWS):
+                i1 = min(i0 + EPILOGUE_ROWS, b)
+                tile_product(Z[i0:i1], _NO, W, A[i0:i1], bias)
+                _layer_epilogue(A[i0:i1], G[i0:i1] if G.shape[0] > 0 else G, code, rate,
+                                rows[i0:i1], l, seed)
+            continue
+        if dense_in_place:
             if small:
                 _small_product(X[rows[0] : rows[0] + b], W, A)
             else:
                 gemm(X[rows[0] : rows[0] + b], W, A, _NO, _NO)
-        elif l == 0 and data.is_sparse:
+        elif sparse_input:
             A[:, :] = 0
             for i in range(b):
                 r = rows[i]
@@ -331,15 +347,23 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
         for i in range(b):
             for k in range(A.shape[1]):
                 A[i, k] += bias[k]
-        code = net.codes[l]
-        rate = dropout[l] if dropout.shape[0] > 0 else 0.0
-        if keep.shape[0] == 0 or l == n_layers - 2 or not (rate > 0 or stores_derivative(code)):
-            activate(A, code)
-            continue
-        G = layer_rows(keep, units, row_off, l + 1, b)
-        activate_and_derivative(A, G, code)  # zˡ, and gˡ = h′(aˡ)
-        if rate > 0:
-            _apply_dropout(A, G, rows, l, rate, seed)  # both ⊙ mˡ / (1 − pˡ)
+        _layer_epilogue(A, G, code, rate, rows, l, seed)
+
+
+@njit(**INLINE)
+def _layer_epilogue(A, G, code, rate, rows, layer, seed):
+    """zˡ = h(aˡ) in place of A; with G not empty, also G = h′(aˡ) ⊙ mˡ / (1 − pˡ).
+
+    Without G (prediction, the output layer, layers that need no stored
+    derivative) dropout does not apply: the caller passes G exactly when
+    the training forward pass has a rate or a stored derivative here.
+    """
+    if G.shape[0] == 0:
+        activate(A, code)
+        return
+    activate_and_derivative(A, G, code)  # zˡ, and gˡ = h′(aˡ)
+    if rate > 0:
+        _apply_dropout(A, G, rows, layer, rate, seed)  # both ⊙ mˡ / (1 − pˡ)
 
 
 @njit(**INLINE)
@@ -385,6 +409,8 @@ def backward_pass(data, rows, net, acts, deltas, row_off, grad, keep, dropout, s
                     Gj = GW[data.X_indices[p]]
                     for k in range(Di.shape[0]):
                         Gj[k] += v * Di[k]
+        elif use_tiles(units[l], units[l + 1], GW.itemsize):
+            tile_product(layer_rows(acts, units, row_off, l, b), _YES, D, GW, GW[0, :0])
         else:
             gemm(layer_rows(acts, units, row_off, l, b), D, GW, _YES, _NO)  # (zˡ⁻¹)ᵀ δˡ
         # ∇bˡ = Σ_rows δˡ
