@@ -8,9 +8,12 @@ Every (workload, system, thread count) runs in its own fresh process with the
 thread count fixed through the environment (BLAS, OpenMP, Numba, PyTorch, XLA),
 is warmed up first (compile / trace time reported apart), then timed best of
 ``--repeats``; the whole comparison runs ``--rounds`` times, alternating the
-order of systems, and each system keeps its best round. The matmul peak is measured with numpy in the same way, so
-"% of peak" compares like with like. Then the other targets (``--extras``,
-see extras.py and busy.py): training beside busy processes and on one core,
+order of systems, and each system keeps its best round. The float32 and float64 matmul peaks are measured with numpy in the same way, so
+"% of peak" compares like with like (each workload against the peak of its dtype;
+medium-f64 is medium in float64, for fastbp and scikit-learn only). Then the other targets (``--extras``,
+see phases.py, extras.py and busy.py): where a batch's time goes (forward, backward,
+optimizer and the threads' overhead, float32 and float64), training beside busy
+processes and on one core,
 inference against scikit-learn (predict_proba rows/s and
 single-row latency, with the rows/s of the bare matrix products as a ceiling;
 ``--rounds`` rounds too, best kept), serving against onnxruntime on the same
@@ -107,13 +110,18 @@ def worker(argv):
         import extras
 
         return extras.worker(argv[1:])
+    if kind == "phases":
+        import phases
+
+        return phases.worker(argv[1:])
     if kind == "peak":
         import time
 
         import numpy as np
 
         n = 2048
-        a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+        dtype = argv[1] if len(argv) > 1 else "float32"
+        a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
         b = a.copy()
         c = np.empty_like(a)
         np.matmul(a, b, out=c)
@@ -164,6 +172,7 @@ def _time_once(fn, time):
 # Driver side.
 # ---------------------------------------------------------------------------
 def format_table(results, workloads, peaks):
+    """The training table; ``peaks`` is {dtype: {threads: GFLOP/s}} (% of the workload's dtype)."""
     lines = []
     header = (f"{'workload':<12}{'thr':>4} {'system':<15}{'samples/s':>12}{'fastbp ×':>10}"
               f"{'GFLOP/s':>9}{'% peak':>8}{'warm-up s':>10}")
@@ -183,7 +192,7 @@ def format_table(results, workloads, peaks):
             gflops = 6 * w.n_params * sps / 1e9
             ratio = "" if system == "fastbp" or not ours else f"{ours / sps:.2f}×"
             lines.append(f"{wname:<12}{threads:>4} {LABELS[system]:<15}{sps:>12,.0f}{ratio:>10}"
-                         f"{gflops:>9.1f}{100 * gflops / peaks[threads]:>7.1f}%"
+                         f"{gflops:>9.1f}{100 * gflops / peaks[w.dtype][threads]:>7.1f}%"
                          f"{r['warmup_s']:>10.2f}")
     return "\n".join(lines)
 
@@ -222,7 +231,7 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         return worker(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default="small,medium,wide,deep-narrow")
+    parser.add_argument("--workloads", default="small,medium,wide,deep-narrow,medium-f64")
     parser.add_argument("--systems", default=None,
                         help="comma-separated, of " + ", ".join(SYSTEM_ORDER) + " (default: all; "
                              "fastbp-openblas only where MKL is installed)")
@@ -232,14 +241,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=2,
                         help="measure every system this many times, alternating (best kept)")
     parser.add_argument("--extras",
-                        default="busy,inference,onnx,activations,startup,memory,scale",
+                        default="phases,busy,inference,onnx,activations,startup,memory,scale",
                         help="other targets to measure (comma-separated), or 'none'")
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     args = parser.parse_args()
     if args.rounds < 1 or args.repeats < 1:
         parser.error("--rounds and --repeats must be at least 1")
 
-    from systems import WORKLOADS
+    from systems import FLOAT64_SYSTEMS, WORKLOADS
 
     workload_names = args.workloads.split(",")
     systems = (args.systems.split(",") if args.systems else
@@ -251,13 +260,13 @@ def main():
     # measures every system once more, in fresh processes and in the other
     # order; each system keeps its best round (the peak too), so one burst
     # cannot decide a ratio.
-    peaks, blas, results = {}, None, {}
+    peaks, blas, results = {"float32": {}, "float64": {}}, None, {}
     for round_ in range(args.rounds):
-        for threads in thread_counts:
-            r = run_worker(["peak"], threads)
-            peaks[threads] = max(peaks.get(threads, 0.0), r["gflops"])
+        for threads, dtype in itertools.product(thread_counts, peaks):
+            r = run_worker(["peak", dtype], threads)
+            peaks[dtype][threads] = max(peaks[dtype].get(threads, 0.0), r["gflops"])
             blas = r["blas"]
-            print(f"round {round_ + 1}: float32 matmul peak, {threads} thread(s): "
+            print(f"round {round_ + 1}: {dtype} matmul peak, {threads} thread(s): "
                   f"{r['gflops']:.1f} GFLOP/s", flush=True)
         step = 0
         for wname in workload_names:
@@ -266,6 +275,8 @@ def main():
                 # alternate the order of systems between workloads and rounds
                 step += 1
                 order = systems if (step + round_) % 2 else systems[::-1]
+                if WORKLOADS[wname].dtype == "float64":
+                    order = [s for s in order if s in FLOAT64_SYSTEMS]
                 for system in order:
                     r = run_worker([system, wname, str(args.repeats)], threads,
                                    extra_env=SYSTEM_ENV.get(system))
@@ -289,7 +300,7 @@ def main():
     chart = draw_chart(results, RESULTS / "throughput.png")
     if chart:
         print(f"\nchart: {chart}")
-    extra_results, extra_tables = run_extras(args, workload_names, thread_counts)
+    extra_results, extra_tables = run_extras(args, workload_names, thread_counts, peaks)
     (RESULTS / "results.json").write_text(json.dumps(
         {"peaks_gflops": peaks, "blas": blas,
          "results": {f"{w}/{t}": v for (w, t), v in results.items()}, **extra_results},
@@ -297,9 +308,10 @@ def main():
     (RESULTS / "table.txt").write_text("\n\n".join([table, *extra_tables]) + "\n")
 
 
-def run_extras(args, workload_names, thread_counts):
+def run_extras(args, workload_names, thread_counts, peaks):
     """The targets besides training throughput; returns (results, printed tables)."""
     import extras
+    from systems import WORKLOADS
 
     wanted = set() if args.extras == "none" else set(args.extras.split(","))
     threads = max(thread_counts)
@@ -309,6 +321,22 @@ def run_extras(args, workload_names, thread_counts):
         print(f"\n{title}\n{text}", flush=True)
         tables.append(f"{title}\n{text}")
 
+    if "phases" in wanted:
+        import phases
+
+        found = []
+        # each float32 workload's shape in float32 and float64
+        for wname in [w for w in workload_names if WORKLOADS[w].dtype == "float32"]:
+            for dtype in ("float32", "float64"):
+                found.append(run_worker(["phases", wname, dtype], threads))
+                print(f"  phases: {wname} / {dtype} done", flush=True)
+        results["phases"] = found
+        show(f"Where a batch's time goes (bench/phases.py), µs per batch, {threads} threads. "
+             "forward, backward: one slice of the batch on one thread; optimizer: the whole "
+             "step on one thread; ideal = forward + backward + optimizer / slices; epoch: the "
+             "epoch kernel (serial: its one-thread twin); overhead = epoch − ideal; % peak: of "
+             "the matmul peak of the row's dtype",
+             phases.format_table(found, {d: peaks[d][threads] for d in peaks}))
     if "busy" in wanted:
         import busy
 

@@ -20,6 +20,7 @@ class Workload:
     batch_size: int
     epochs: int
     n_classes: int = 10
+    dtype: str = "float32"  # of X, and so of every system's arithmetic
 
     @property
     def units(self):
@@ -31,9 +32,10 @@ class Workload:
         return sum(u[i] * u[i + 1] + u[i + 1] for i in range(len(u) - 1))
 
     def data(self, seed=0):
-        """Standard-normal float32 X and uniform labels in 0..n_classes-1."""
+        """Standard-normal X (of the workload's dtype) and uniform labels in 0..n_classes-1."""
         rng = np.random.default_rng(seed)
         X = rng.standard_normal((self.n_samples, self.n_features), dtype=np.float32)
+        X = X.astype(self.dtype)
         y = rng.integers(0, self.n_classes, self.n_samples)
         return X, y
 
@@ -43,7 +45,12 @@ WORKLOADS = {
     "medium": Workload("medium", 50_000, 100, (256, 128), 256, 3),
     "wide": Workload("wide", 30_000, 784, (512, 256), 128, 2),
     "deep-narrow": Workload("deep-narrow", 40_000, 32, (64, 64, 64, 64), 32, 2),
+    # medium in float64, what most scikit-learn users pass: fastbp and
+    # scikit-learn only (the other peers' benchmarks are float32 code)
+    "medium-f64": Workload("medium-f64", 50_000, 100, (256, 128), 256, 3, dtype="float64"),
 }
+# the systems that run a float64 workload
+FLOAT64_SYSTEMS = ("fastbp", "fastbp-openblas", "fastbp-1", "sklearn")
 
 
 @dataclass
