@@ -39,8 +39,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SYSTEM_ORDER = ["fastbp", "fastbp-openblas", "jax", "torch", "sklearn"]
+SYSTEM_ORDER = ["fastbp", "fastbp-openblas", "fastbp-f32", "jax", "torch", "sklearn"]
 LABELS = {"fastbp": "fastbp", "fastbp-openblas": "fastbp/OpenBLAS", "fastbp-1": "fastbp n_jobs=1",
+          "fastbp-f32": "fastbp f32 comp",
           "sklearn": "scikit-learn",
           "torch": "PyTorch eager", "jax": "JAX jit+scan"}
 # fastbp as installed uses MKL when the mkl extra is there; this row shows it without
@@ -171,6 +172,11 @@ def _time_once(fn, time):
 # ---------------------------------------------------------------------------
 # Driver side.
 # ---------------------------------------------------------------------------
+def _dtype(system, workload):
+    """The dtype a system computes a workload in."""
+    return "float32" if system == "fastbp-f32" else workload.dtype
+
+
 def format_table(results, workloads, peaks):
     """The training table; ``peaks`` is {dtype: {threads: GFLOP/s}} (% of the workload's dtype)."""
     lines = []
@@ -192,7 +198,7 @@ def format_table(results, workloads, peaks):
             gflops = 6 * w.n_params * sps / 1e9
             ratio = "" if system == "fastbp" or not ours else f"{ours / sps:.2f}×"
             lines.append(f"{wname:<12}{threads:>4} {LABELS[system]:<15}{sps:>12,.0f}{ratio:>10}"
-                         f"{gflops:>9.1f}{100 * gflops / peaks[w.dtype][threads]:>7.1f}%"
+                         f"{gflops:>9.1f}{100 * gflops / peaks[_dtype(system, w)][threads]:>7.1f}%"
                          f"{r['warmup_s']:>10.2f}")
     return "\n".join(lines)
 
@@ -253,6 +259,8 @@ def main():
     workload_names = args.workloads.split(",")
     systems = (args.systems.split(",") if args.systems else
                [s for s in SYSTEM_ORDER if s != "fastbp-openblas" or mkl_installed()])
+    if "medium-f64" in workload_names and "fastbp" in systems and "fastbp-f32" not in systems:
+        systems.append("fastbp-f32")  # float64 input computed in float32 (compute_dtype)
     thread_counts = [int(t) for t in args.threads.split(",")]
     RESULTS.mkdir(exist_ok=True)
 
@@ -277,6 +285,8 @@ def main():
                 order = systems if (step + round_) % 2 else systems[::-1]
                 if WORKLOADS[wname].dtype == "float64":
                     order = [s for s in order if s in FLOAT64_SYSTEMS]
+                else:
+                    order = [s for s in order if s != "fastbp-f32"]
                 for system in order:
                     r = run_worker([system, wname, str(args.repeats)], threads,
                                    extra_env=SYSTEM_ENV.get(system))

@@ -50,7 +50,7 @@ WORKLOADS = {
     "medium-f64": Workload("medium-f64", 50_000, 100, (256, 128), 256, 3, dtype="float64"),
 }
 # the systems that run a float64 workload
-FLOAT64_SYSTEMS = ("fastbp", "fastbp-openblas", "fastbp-1", "sklearn")
+FLOAT64_SYSTEMS = ("fastbp", "fastbp-openblas", "fastbp-1", "fastbp-f32", "sklearn")
 
 
 @dataclass
@@ -104,6 +104,14 @@ def train_fastbp_one_thread(X, y, w, repeats):
     from fastbp import MLPClassifier
 
     return _train_sklearn_api(MLPClassifier, "fastbp n_jobs=1", X, y, w, repeats, n_jobs=1)
+
+
+def train_fastbp_float32_compute(X, y, w, repeats):
+    """fastbp on the workload's (float64) X, computing in float32 (opt-in)."""
+    from fastbp import MLPClassifier
+
+    return _train_sklearn_api(MLPClassifier, "fastbp compute_dtype='float32'", X, y, w, repeats,
+                              compute_dtype="float32")
 
 
 def train_sklearn(X, y, w, repeats):
@@ -219,6 +227,7 @@ SYSTEMS = {
     "fastbp": train_fastbp,
     "fastbp-openblas": train_fastbp,  # run.py sets FASTBP_BLAS=openblas for it
     "fastbp-1": train_fastbp_one_thread,
+    "fastbp-f32": train_fastbp_float32_compute,
     "sklearn": train_sklearn,
     "torch": train_torch,
     "jax": train_jax,

@@ -102,7 +102,15 @@ SHARED_PARAMETERS = """
         'loss': the validation loss (the data term of the objective, no L2
         term), stored in ``validation_scores_`` as its negative; any other
         string: that scikit-learn scorer (e.g. 'f1_macro'); a callable:
-        ``scoring(estimator, X_val, y_val)``."""
+        ``scoring(estimator, X_val, y_val)``.
+    compute_dtype : {'float32', 'float64'} or None, default=None
+        The precision fit and predict compute in. None: that of X, as in
+        scikit-learn (float32 input trains a float32 network, anything else
+        float64). 'float32' trains on float64 input in float32: X is
+        converted once per call (a float32 copy), the weights, gradients and
+        outputs are float32, and training runs about twice as fast, with
+        float32's rounding (about 7 significant digits). The same model as
+        fitting ``X.astype(np.float32)``."""
 
 SHARED_ATTRIBUTES = """
     loss_ : float

@@ -95,6 +95,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
         "scoring": [None, StrOptions({"loss"}), str, callable],
+        "compute_dtype": [None, StrOptions({"float32", "float64"})],
     }
 
     # ------------------------------------------------------------------
@@ -227,10 +228,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             X = X.astype(np.float64)
         return X
 
+    def _in_compute_dtype(self, X):
+        """X (validated: float32 or float64) in the dtype the kernels compute in:
+        ``compute_dtype``, or X's own (scikit-learn's rule)."""
+        if self.compute_dtype is None or X.dtype == self.compute_dtype:
+            return X
+        return X.astype(self.compute_dtype)
+
     def _forward_pass_fast(self, X, check_input=True, network=None):
         """Network outputs ŷ of shape (n_samples, n_outputs) (of ``network``, if given)."""
         if check_input:
             X = self._validate_predict_input(X)
+        X = self._in_compute_dtype(X)
         network = self._current_network() if network is None else network
         dtype = network.theta.dtype
         if X.dtype != dtype:
@@ -390,6 +399,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
         y_labels = y
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X = self._in_compute_dtype(X)
         n_features = X.shape[1]
         given_weight = sample_weight
         sample_weight = self._prepare_sample_weight(sample_weight, X, y_labels, incremental)
@@ -619,7 +629,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  n_jobs=None, class_weight=None, callbacks=None, dropout=0.0,
-                 max_grad_norm=None, scoring=None):
+                 max_grad_norm=None, scoring=None, compute_dtype=None):
         _store_init_params(self, locals())
 
     loss = "log_loss"
@@ -777,7 +787,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  n_jobs=None, callbacks=None, dropout=0.0, max_grad_norm=None, scoring=None,
-                 huber_delta=1.0):
+                 huber_delta=1.0, compute_dtype=None):
         _store_init_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):

@@ -47,7 +47,7 @@ def _beyond_sklearn(params):
         beyond.append(f"dropout={dropout!r}")
     if params["learning_rate"] == "cosine":
         beyond.append("learning_rate='cosine'")
-    for name in ("max_grad_norm", "scoring"):
+    for name in ("max_grad_norm", "scoring", "compute_dtype"):
         if params[name] is not None:
             beyond.append(f"{name}={params[name]!r}")
     if params.get("class_weight") is not None:

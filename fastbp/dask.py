@@ -263,7 +263,8 @@ class _DaskMLP(BaseEstimator):
             state["history"].update(loss_curve_=[], best_loss_=np.inf, validation_scores_=None,
                                     best_validation_score_=None, no_improvement_count=0)
         units = [X.shape[1], *hidden_units(self.hidden_layer_sizes), n_outputs]
-        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        dtype = np.dtype(self.compute_dtype or (np.float32 if X.dtype == np.float32
+                                                else np.float64))
         state["network"] = Network.initial(
             units, self.activation,
             output_activation(issubclass(local, MLPClassifier), params.get("loss"), target_type),
@@ -369,10 +370,11 @@ class _DaskMLP(BaseEstimator):
             weights = np.array([r[2] for r in results], dtype=float)
             weights /= weights.sum()
             shard_networks = [r[0]["network"] for r in results]
+            # in the network's dtype (float64 weights would promote float32 averages)
             coefs = [sum(w * n.coefs[l] for w, n in zip(weights, shard_networks))
-                     for l in range(len(coefs))]
+                     .astype(network.dtype) for l in range(len(coefs))]
             intercepts = [sum(w * n.intercepts[l] for w, n in zip(weights, shard_networks))
-                          for l in range(len(intercepts))]
+                          .astype(network.dtype) for l in range(len(intercepts))]
             snapshot = dict(results[0][0]["optimizer"])
             snapshot["state"] = sum(w * r[0]["optimizer"]["state"]
                                     for w, r in zip(weights, results)).astype(network.dtype)

@@ -49,6 +49,20 @@ def test_lbfgs_objective_equals_the_local_one(client, digits_data):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_compute_dtype_float32_trains_float32_on_the_workers(solver, client, digits_data):
+    """float64 dask input, compute_dtype='float32': the network and every
+    shard's arithmetic are float32, as the local estimator's would be."""
+    X, y, Xd, yd = digits_data
+    params = dict(solver=solver, hidden_layer_sizes=(12,), max_iter=2, random_state=0)
+    remote = DaskMLPClassifier(client=client, compute_dtype="float32", **params).fit(Xd, yd)
+    assert Xd.dtype == np.float64
+    assert all(p.dtype == np.float32 for p in remote.coefs_ + remote.intercepts_)
+    local = fastbp.MLPClassifier(compute_dtype="float32", **params).fit(X, y)
+    assert np.isclose(remote.loss_curve_[0] if solver == "adam" else remote.loss_,
+                      local.loss_curve_[0] if solver == "adam" else local.loss_, rtol=0.05)
+
+
 def test_lbfgs_matches_the_local_fit(client, digits_data):
     X, y, Xd, yd = digits_data
     params = dict(solver="lbfgs", hidden_layer_sizes=(20,), alpha=1.0, max_iter=300, random_state=0)

@@ -370,3 +370,64 @@ def test_convergence_warning_still_raised_with_callbacks(split_digits):
     with pytest.warns(ConvergenceWarning):
         MLPClassifier((8,), max_iter=2, random_state=0).set_callbacks(
             sklearn_callback.ScoringMonitor(scoring="accuracy")).fit(X, y)
+
+
+# -- compute_dtype (issue 23) -------------------------------------------------
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_compute_dtype_float32_is_the_model_of_float32_input(split_digits, solver):
+    """float64 X with compute_dtype='float32' trains, bit for bit, the model
+    that float32 X trains by default, and predicts in float32."""
+    X_train, X_test, y_train, _ = split_digits
+    common = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=8, random_state=0)
+    ours = MLPClassifier(compute_dtype="float32", **common).fit(X_train, y_train)
+    given = MLPClassifier(**common).fit(X_train.astype(np.float32), y_train)
+    assert X_train.dtype == np.float64 and ours.coefs_[0].dtype == np.float32
+    assert _bits(ours) == _bits(given)
+    assert ours.loss_curve_ == given.loss_curve_ if solver == "adam" else ours.loss_ == given.loss_
+    proba = ours.predict_proba(X_test)
+    assert proba.dtype == np.float32
+    np.testing.assert_array_equal(proba, given.predict_proba(X_test.astype(np.float32)))
+    np.testing.assert_array_equal(ours.predict(X_test), given.predict(X_test))
+
+
+def test_compute_dtype_float64_and_the_default(rng):
+    """'float64' trains float32 input in float64; None keeps X's dtype."""
+    X = rng.normal(size=(80, 5)).astype(np.float32)
+    y = X[:, 0] - 2 * X[:, 1]
+    common = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    wide = MLPRegressor(compute_dtype="float64", **common).fit(X, y)
+    given = MLPRegressor(**common).fit(X.astype(np.float64), y)
+    assert wide.coefs_[0].dtype == np.float64 and _bits(wide) == _bits(given)
+    assert wide.predict(X).dtype == np.float64
+    assert MLPRegressor(**common).fit(X, y).coefs_[0].dtype == np.float32
+
+
+def test_compute_dtype_with_sparse_input_validation_set_and_partial_fit(split_digits):
+    import scipy.sparse as sp
+
+    X_train, X_test, y_train, y_test = split_digits
+    common = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0, early_stopping=True)
+    ours = MLPClassifier(compute_dtype="float32", **common).fit(
+        sp.csr_matrix(X_train), y_train, X_val=X_test, y_val=y_test)
+    given = MLPClassifier(**common).fit(sp.csr_matrix(X_train.astype(np.float32)), y_train,
+                                        X_val=X_test.astype(np.float32), y_val=y_test)
+    assert _bits(ours) == _bits(given)
+    assert ours.validation_scores_ == given.validation_scores_
+    stepped = MLPClassifier((16,), compute_dtype="float32", random_state=0)
+    stepped.partial_fit(X_train, y_train, classes=np.arange(10)).partial_fit(X_train, y_train)
+    assert stepped.coefs_[0].dtype == np.float32
+
+
+def test_compute_dtype_is_a_checked_kept_parameter(split_digits, tmp_path):
+    X_train, _, y_train, _ = split_digits
+    with pytest.raises(InvalidParameterError, match="compute_dtype"):
+        MLPClassifier(compute_dtype="float16").fit(X_train, y_train)
+    model = MLPClassifier((8,), compute_dtype="float32", max_iter=2, random_state=0)
+    assert clone(model).get_params()["compute_dtype"] == "float32"
+    model.fit(X_train, y_train)
+    path = tmp_path / "model.fastbp"
+    fastbp.save(model, path)
+    loaded = fastbp.load(path)
+    assert loaded.compute_dtype == "float32" and _bits(loaded) == _bits(model)
+    with pytest.raises(ValueError, match="compute_dtype='float32'"):
+        model.to_sklearn()
