@@ -14,7 +14,8 @@ import pytest
 
 from fastbp import MLPClassifier, MLPRegressor, _kernels
 from fastbp._kernels import KernelTargets
-from fastbp._kernels.tiles import TILE_ROWS, VECTOR_BYTES, tile_product, use_tiles
+from fastbp._kernels.tiles import TILE_ROWS, TILES_IN_USE, VECTOR_BYTES, tile_product, \
+    use_tiles
 from fastbp.graph import from_estimator
 
 from . import reference
@@ -92,9 +93,11 @@ def test_tile_product_refuses_wrong_shapes_and_strided_views():
 
 
 def test_these_networks_multiply_by_tiles_and_float64_by_blas():
-    """The tests below are about tiles: their hidden layers take the tiles."""
+    """The tests below are about tiles: on a CPU with AVX-512 their hidden
+    layers take the tiles (elsewhere BLAS, and they check that path)."""
     units = [TILED["n_features"], *TILED["hidden"]]
-    assert all(use_tiles(a, b, 4) for a, b in zip(units, units[1:]))
+    assert all(use_tiles(a, b, 4) == TILES_IN_USE for a, b in zip(units, units[1:]))
+    assert TILES_IN_USE == (VECTOR_BYTES == 64)
     assert not any(use_tiles(a, b, 8) for a, b in zip(units, units[1:]))
     assert not use_tiles(64, 100, 4)  # a partial last vector: BLAS
 

@@ -18,7 +18,8 @@ the arrays is read or written.
 The tile is emitted as LLVM vector code (``_tile``), sized for the CPU the
 kernels are compiled for: 64-byte vectors and R = 8 rows where the CPU has
 AVX-512 (16 accumulators of its 32 registers), else 32-byte vectors and
-R = 6 (12 of AVX2's 16). LLVM's ``fmuladd`` lets each CPU fuse the
+R = 6 (12 of AVX2's 16); the forward and backward passes use them on
+AVX-512 CPUs only (see TILES_IN_USE). LLVM's ``fmuladd`` lets each CPU fuse the
 multiply-add or not, always the same way for the same compiled code, so
 the result is the same run after run; it differs from BLAS's in the last
 bits (another order of summation).
@@ -44,8 +45,9 @@ def _vector_bytes():
 
 VECTOR_BYTES = _vector_bytes()
 TILE_ROWS = 8 if VECTOR_BYTES == 64 else 6
-# float32 layers with at most this many weights (fan_in × fan_out), and a
-# fan_out that fills whole vectors, multiply by tiles; other layers by BLAS.
+# On CPUs with AVX-512, float32 layers with at most this many weights
+# (fan_in × fan_out), and a fan_out that fills whole vectors, multiply by
+# tiles; other layers by BLAS.
 # float64 layers always by BLAS: there fastbp rounds as scikit-learn does
 # (its products are NumPy's BLAS calls), and its parity tests hold to the
 # iteration count of L-BFGS.
@@ -55,6 +57,11 @@ TILE_ROWS = 8 if VECTOR_BYTES == 64 else 6
 # a fan_out of 100 (a partial last vector in every row) was 5-12% slower,
 # where OpenBLAS's own small-matrix kernels are at their best.
 TILE_MAX_WEIGHTS = 40_000
+# Elsewhere the tiles compute the same products correctly but are not used:
+# AVX2 code (6 × 2 tiles of 32-byte vectors) on the same machine ran the
+# medium layers at 64 GFLOP/s per core against OpenBLAS's Haswell kernels'
+# 90, and no AVX2-only CPU was at hand to measure on.
+TILES_IN_USE = VECTOR_BYTES == 64
 
 
 @njit(**INLINE)
@@ -192,7 +199,7 @@ _tile_2 = _make_tile(2)
 def use_tiles(fan_in, fan_out, itemsize):
     """Whether a layer of fan_in × fan_out weights of ``itemsize`` bytes each
     multiplies by tiles (else BLAS): see TILE_MAX_WEIGHTS."""
-    return (itemsize == 4 and fan_in * fan_out <= TILE_MAX_WEIGHTS
+    return (TILES_IN_USE and itemsize == 4 and fan_in * fan_out <= TILE_MAX_WEIGHTS
             and fan_out % (VECTOR_BYTES // itemsize) == 0)
 
 
