@@ -32,7 +32,7 @@ from . import blas
 from .activations import activate, activate_and_derivative, multiply_by_derivative, \
     output_delta_and_loss, stores_derivative
 from .jit import INLINE, JIT
-from .tiles import EPILOGUE_ROWS, is_c_contiguous, tile_product, use_tiles
+from .tiles import EPILOGUE_ROWS, is_c_contiguous, tiled_product, use_tiles
 
 # The symbols fastbp_sgemm / fastbp_dgemm, which the products below call by
 # name, must be bound before any kernel is compiled or loaded from the cache.
@@ -313,24 +313,13 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
         small = in_place and b <= SMALL_PRODUCT_ROWS
         dense_in_place = l == 0 and not data.is_sparse and in_place
         sparse_input = l == 0 and data.is_sparse
-        if not small and not sparse_input and use_tiles(units[l], units[l + 1], A.itemsize):
-            # product, bias and activation block by block of rows, each
-            # block still in the core's cache for its activation
-            if dense_in_place:
-                Z = X[rows[0] : rows[0] + b]
-            else:
-                Z = layer_rows(acts, units, row_off, l, b)
-            for i0 in range(0, b, EPILOGUE_ROWS):
-                i1 = min(i0 + EPILOGUE_ROWS, b)
-                tile_product(Z[i0:i1], _NO, W, A[i0:i1], bias)
-                _layer_epilogue(A[i0:i1], G[i0:i1] if G.shape[0] > 0 else G, code, rate,
-                                rows[i0:i1], l, seed)
-            continue
+        tiled = not small and not sparse_input and use_tiles(units[l], units[l + 1], A.itemsize)
         if dense_in_place:
-            if small:
-                _small_product(X[rows[0] : rows[0] + b], W, A)
-            else:
-                gemm(X[rows[0] : rows[0] + b], W, A, _NO, _NO)
+            Z = X[rows[0] : rows[0] + b]
+        else:
+            Z = layer_rows(acts, units, row_off, l, b)  # (unread when sparse_input)
+        if tiled:
+            pass  # product and bias block by block below
         elif sparse_input:
             A[:, :] = 0
             for i in range(b):
@@ -341,13 +330,23 @@ def forward_pass(data, rows, net, acts, row_off, in_place, keep, dropout, seed):
                     for k in range(A.shape[1]):
                         A[i, k] += v * Wj[k]
         elif small:
-            _small_product(layer_rows(acts, units, row_off, l, b), W, A)
+            _small_product(Z, W, A)
         else:
-            gemm(layer_rows(acts, units, row_off, l, b), W, A, _NO, _NO)
-        for i in range(b):
-            for k in range(A.shape[1]):
-                A[i, k] += bias[k]
-        _layer_epilogue(A, G, code, rate, rows, l, seed)
+            gemm(Z, W, A, _NO, _NO)
+        if not tiled:
+            for i in range(b):
+                for k in range(A.shape[1]):
+                    A[i, k] += bias[k]
+        # the activation: over all rows after BLAS; after tiles, block by
+        # block of rows (product with the bias, then activation, while the
+        # block is in the core's cache)
+        step = EPILOGUE_ROWS if tiled else max(b, 1)
+        for i0 in range(0, b, step):
+            i1 = min(i0 + step, b)
+            if tiled:
+                tiled_product(Z[i0:i1], _NO, W, A[i0:i1], bias)
+            _layer_epilogue(A[i0:i1], G[i0:i1] if G.shape[0] > 0 else G, code, rate,
+                            rows[i0:i1], l, seed)
 
 
 @njit(**INLINE)
@@ -410,7 +409,7 @@ def backward_pass(data, rows, net, acts, deltas, row_off, grad, keep, dropout, s
                     for k in range(Di.shape[0]):
                         Gj[k] += v * Di[k]
         elif use_tiles(units[l], units[l + 1], GW.itemsize):
-            tile_product(layer_rows(acts, units, row_off, l, b), _YES, D, GW, GW[0, :0])
+            tiled_product(layer_rows(acts, units, row_off, l, b), _YES, D, GW, GW[0, :0])
         else:
             gemm(layer_rows(acts, units, row_off, l, b), D, GW, _YES, _NO)  # (zˡ⁻¹)ᵀ δˡ
         # ∇bˡ = Σ_rows δˡ

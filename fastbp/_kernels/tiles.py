@@ -29,7 +29,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.core.registry import cpu_target
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from .jit import INLINE, JIT
 
@@ -240,6 +240,25 @@ def tile_product(A, transpose_a, B, C, init):
             else:
                 _tile_1(A, i0 * row_step, row_step, col_step, B, j0, n, C, i0 * n + j0, n, k,
                         rows, cols, init)
+
+
+def tiled_product(A, transpose_a, B, C, init):
+    """``tile_product`` where tiles are in use for C's dtype (see ``use_tiles``).
+
+    For other dtypes, and on CPUs without AVX-512, this compiles to nothing
+    (never called there): float64 kernels do not pay tile_product's compile.
+    """
+
+
+@overload(tiled_product, jit_options=JIT)
+def _tiled_product(A, transpose_a, B, C, init):
+    if TILES_IN_USE and C.dtype == types.float32:
+        def product(A, transpose_a, B, C, init):
+            tile_product(A, transpose_a, B, C, init)
+    else:
+        def product(A, transpose_a, B, C, init):
+            raise AssertionError("no tiles for this dtype on this CPU")
+    return product
 
 
 # Rows of a layer's block that the forward pass completes (product, bias,
