@@ -113,16 +113,19 @@ def measure(workload, dtype):
         optimizer.state[:] = 0
         optimizer.step_count[:] = 0
 
-    phases = {
-        "forward": _best(lambda: _forward_epoch(data, order, bs, n_slices, net, acts, keep,
-                                                row_off, no_dropout)),
-        "backward": _best(lambda: _backward_epoch(data, targets, order, bs, n_slices, net, acts,
-                                                  deltas, keep, row_off, raws[0], no_dropout,
-                                                  softmax)),
-        "optimizer": _best(lambda: (reset(), _optimizer_epoch(
-            n_batches, raws, network.theta, network.layout.n_coefs, optimizer.kernel_args(),
-            n_slices))),
-    }
+    # BLAS at one thread, as training holds it (else OpenBLAS may split one
+    # slice's products over threads of its own)
+    with _threads.blas_held_at_one():
+        phases = {
+            "forward": _best(lambda: _forward_epoch(data, order, bs, n_slices, net, acts, keep,
+                                                    row_off, no_dropout)),
+            "backward": _best(lambda: _backward_epoch(data, targets, order, bs, n_slices, net,
+                                                      acts, deltas, keep, row_off, raws[0],
+                                                      no_dropout, softmax)),
+            "optimizer": _best(lambda: (reset(), _optimizer_epoch(
+                n_batches, raws, network.theta, network.layout.n_coefs,
+                optimizer.kernel_args(), n_slices))),
+        }
     for name, kernel in (("epoch", _kernels.train_epoch),
                          ("epoch_serial", _kernels.train_epoch_serial)):
         def run(kernel=kernel):
