@@ -8,9 +8,11 @@ Every (workload, system, thread count) runs in its own fresh process with the
 thread count fixed through the environment (BLAS, OpenMP, Numba, PyTorch, XLA),
 is warmed up first (compile / trace time reported apart), then timed best of
 ``--repeats``; the whole comparison runs ``--rounds`` times, alternating the
-order of systems, and each system keeps its best round. The float32 and float64 matmul peaks are measured with numpy in the same way, so
-"% of peak" compares like with like (each workload against the peak of its dtype;
-medium-f64 is medium in float64, for fastbp and scikit-learn only). Then the other targets (``--extras``,
+order of systems, and each system keeps its best round. The float32 and float64
+matmul peaks are measured with numpy in the same way, so "% of peak" compares
+like with like (each workload against the peak of its dtype; medium-f64 is medium
+in float64, for fastbp, fastbp computing in float32 and scikit-learn only). Then
+the other targets (``--extras``,
 see phases.py, extras.py and busy.py): where a batch's time goes (forward, backward,
 optimizer and the threads' overhead, float32 and float64), training beside busy
 processes and on one core,

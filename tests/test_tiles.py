@@ -132,10 +132,10 @@ def test_tiled_gradient_equals_reference(hidden, out):
         as64(coefs), as64(intercepts), X.astype(float), T.astype(float), sw.astype(float), 0.3,
         hidden, out)
     grad = np.empty(layout.n_params, np.float32)
+    eps = float(np.finfo(np.float32).eps)
     loss = _kernels.full_loss_gradient(kernel_input(X, False), KernelTargets(T, sw),
                                        model_args(layout, theta, hidden, out),
-                                       objective_args(0.3, float(np.finfo(np.float32).eps), out), 16, 2,
-                                       grad)
+                                       objective_args(0.3, eps, out), 16, 2, grad)
     np.testing.assert_allclose(loss, loss_ref, **TOL[np.float32])
     for got, want in zip(layout.views(grad)[0] + layout.views(grad)[1], gW_ref + gb_ref):
         np.testing.assert_allclose(got, want, **TOL[np.float32])

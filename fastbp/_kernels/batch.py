@@ -11,7 +11,9 @@ Rows are samples, so Wˡ has shape (fan_in, fan_out) as scikit-learn's
 ``coefs_``. Small float32 layers multiply by register tiles (``tiles.py``):
 the forward pass then completes each block of EPILOGUE_ROWS rows (product
 with the bias, activation, dropout) while it is in the core's cache, and
-∇Wˡ comes from the same tiles; other layers call BLAS ?gemm. A batch's activations and deltas live in workspaces: one flat
+∇Wˡ comes from the same tiles; other layers call BLAS ?gemm.
+
+A batch's activations and deltas live in workspaces: one flat
 buffer per batch, layer l's (b, units[l]) block at ``row_off[l]``. A third
 workspace, ``keep``, holds the factor gˡ = h′(aˡ) ⊙ mˡ / (1 − pˡ) that the
 backward pass multiplies by, for the layers where it is not had from z:
