@@ -159,9 +159,10 @@ def format_table(results, peaks):
         t = r["us_per_batch"]
         peak = peaks.get(r["dtype"])
         share = f"{100 * r['epoch_gflops'] / peak:>7.1f}%" if peak else ""
-        lines.append(f"{r['workload']:<12}{r['dtype']:<9}{t['forward']:>9.1f}{t['backward']:>10.1f}"
-                     f"{t['optimizer']:>11.1f}{r['ideal_us']:>8.1f}{t['epoch']:>8.1f}"
-                     f"{t['epoch_serial']:>8.1f}{t['epoch'] - r['ideal_us']:>10.1f}"
+        lines.append(f"{r['workload']:<12}{r['dtype']:<9}{t['forward']:>9.1f}"
+                     f"{t['backward']:>10.1f}{t['optimizer']:>11.1f}{r['ideal_us']:>8.1f}"
+                     f"{t['epoch']:>8.1f}{t['epoch_serial']:>8.1f}"
+                     f"{t['epoch'] - r['ideal_us']:>10.1f}"
                      f"{r['epoch_gflops']:>9.1f}{share}")
     return "\n".join(lines)
 

@@ -180,7 +180,7 @@ def _dtype(system, workload):
 
 
 def format_table(results, workloads, peaks):
-    """The training table; ``peaks`` is {dtype: {threads: GFLOP/s}} (% of the workload's dtype)."""
+    """The training table; ``peaks`` is {dtype: {threads: GFLOP/s}} (% of each row's dtype)."""
     lines = []
     header = (f"{'workload':<12}{'thr':>4} {'system':<15}{'samples/s':>12}{'fastbp ×':>10}"
               f"{'GFLOP/s':>9}{'% peak':>8}{'warm-up s':>10}")
@@ -200,7 +200,8 @@ def format_table(results, workloads, peaks):
             gflops = 6 * w.n_params * sps / 1e9
             ratio = "" if system == "fastbp" or not ours else f"{ours / sps:.2f}×"
             lines.append(f"{wname:<12}{threads:>4} {LABELS[system]:<15}{sps:>12,.0f}{ratio:>10}"
-                         f"{gflops:>9.1f}{100 * gflops / peaks[_dtype(system, w)][threads]:>7.1f}%"
+                         f"{gflops:>9.1f}"
+                         f"{100 * gflops / peaks[_dtype(system, w)][threads]:>7.1f}%"
                          f"{r['warmup_s']:>10.2f}")
     return "\n".join(lines)
 

@@ -15,12 +15,12 @@ The last columns of a row use masked loads and stores, and the last rows
 of a matrix read a valid row again and store nothing: no element outside
 the arrays is read or written.
 
-The tile is emitted as LLVM vector code (``_tile``), sized for the CPU the
-kernels are compiled for: 64-byte vectors and R = 8 rows where the CPU has
-AVX-512 (16 accumulators of its 32 registers), else 32-byte vectors and
+The tile is emitted as LLVM vector code (``_make_tile``), sized for the CPU
+the kernels are compiled for: 64-byte vectors and R = 8 rows where the CPU
+has AVX-512 (16 accumulators of its 32 registers), else 32-byte vectors and
 R = 6 (12 of AVX2's 16); the forward and backward passes use them on
-AVX-512 CPUs only (see TILES_IN_USE). LLVM's ``fmuladd`` lets each CPU fuse the
-multiply-add or not, always the same way for the same compiled code, so
+AVX-512 CPUs only (see TILES_IN_USE). LLVM's ``fmuladd`` lets each CPU fuse
+the multiply-add or not, always the same way for the same compiled code, so
 the result is the same run after run; it differs from BLAS's in the last
 bits (another order of summation).
 """
