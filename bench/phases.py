@@ -15,8 +15,9 @@ batch of an epoch (best of 5 epochs each):
 
 On n threads a batch ideally costs forward + backward (the slices run side
 by side) + optimizer / n (its ranges run side by side); what the threaded
-epoch spends beyond that is the cost of starting and joining its parallel
-loops, plus whatever the slices do not share evenly.
+epoch spends beyond that is the cost of the threads waiting for each other
+at each phase of a batch (the weights and gradients crossing cores), plus
+whatever the slices do not share evenly.
 """
 
 import json
@@ -28,7 +29,7 @@ from numba import njit
 
 from fastbp import _kernels
 from fastbp._kernels.batch import layer_rows
-from fastbp._kernels.optimizer import StepScalars, optimizer_prepare, optimizer_range_step
+from fastbp._kernels.optimizer import optimizer_range_step, step_scalars
 
 
 @njit(cache=False)
@@ -56,8 +57,8 @@ def _backward_epoch(data, targets, order, batch_size, n_slices, net, acts, delta
 
 @njit(cache=False)
 def _optimizer_epoch(n_batches, raws, theta, n_coefs, opt, n_chunks):
-    for _ in range(n_batches):
-        step = StepScalars(*optimizer_prepare(1e-4, 200.0, opt, theta))
+    for b in range(n_batches):
+        step = step_scalars(1e-4, 200.0, opt, theta, b + 1)
         for c in range(n_chunks):
             optimizer_range_step(c, n_chunks, raws, theta, n_coefs, opt, step)
 

@@ -28,6 +28,13 @@ One policy, chosen here rather than by whatever happens to be installed:
   ``threadpool_limits``, ``OMP_NUM_THREADS``): the smallest wins.
 - **One pool at a time.** While kernels run on the main thread, the BLAS
   libraries are held at one thread: fastbp's slices are the parallelism.
+- **Waiting inside an epoch call.** A training call is one parallel loop
+  whose threads wait for each other between the phases of every batch
+  (``_kernels/calls.py``): a few microseconds of the CPU's pause hint, then
+  ``sched_yield`` at every look, so a waiting thread gives its core to any
+  thread that wants it and never sleeps through a wake-up. Between calls the
+  layer's own idle policy applies, and on a busy machine ``ThreadGovernor``
+  keeps calls short (about 25 ms) and runs the serial twin when it is faster.
 """
 
 import ctypes

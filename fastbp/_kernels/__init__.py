@@ -12,6 +12,8 @@ One folder, one concern each:
 - ``optimizer``: sgd and adam steps on the flat parameter buffer;
 - ``calls``: the kernels Python calls (an epoch, the full-batch objective,
   prediction) and their serial twins;
+- ``sync``: atomic counters and waiting, for the threads of an epoch's one
+  parallel loop;
 - ``args``: the argument groups those kernels take.
 
 Parameters live in one flat buffer ``theta`` laid out as ``[W⁰, W¹, …, b⁰, b¹,

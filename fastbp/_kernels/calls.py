@@ -1,15 +1,14 @@
 """The kernels Python calls: one epoch, the full-batch objective, prediction.
 
-Training splits each batch's rows into ``n_slices`` fixed slices (prange),
-each with its own workspace and gradient buffer, and calls BLAS on its
-slice: the estimators limit BLAS to one thread meanwhile, so exactly one
-pool of threads runs (two spinning pools on the same cores starve each other).
-The result depends on n_slices only: any number of threads may run the
-slices, and each kernel's serial twin (below) computes the same numbers.
+Training splits each batch's rows into ``n_slices`` fixed slices, each with
+its own workspace and gradient buffer, and calls BLAS on its slice: the
+estimators limit BLAS to one thread meanwhile, so exactly one pool of threads
+runs (two spinning pools on the same cores starve each other). The result
+depends on n_slices only: any number of threads may run the slices, and each
+kernel's serial twin (below) computes the same numbers.
 
 Every kernel here takes contiguous arrays, scalars and the argument groups of
-``args.py``; the estimators validate every shape before calling.
-"""
+``args.py``; the estimators validate every shape before calling."""
 
 from types import FunctionType
 
@@ -20,13 +19,109 @@ from .args import KernelData, KernelNetwork
 from .batch import batch_loss_gradient, finish_gradient, forward_pass, layer_rows, \
     workspace_offsets
 from .jit import JIT, PARALLEL, VECTOR
-from .optimizer import StepScalars, gradient_range_norm, optimizer_prepare, optimizer_range_step
+from .optimizer import SOLVER_ADAM, gradient_range_norm, optimizer_range_step, step_scalars
+from .sync import compare_exchange, fetch_add, load, pause, yield_thread
 
 
 @njit(**JIT)
 def _thread_rows(n_rows, n_slices, t):
     """[lo, hi): the t-th of n_slices near-equal slices of n_rows rows."""
     return t * n_rows // n_slices, (t + 1) * n_rows // n_slices
+
+
+# The counters the threads of one epoch share (``sync.py``), each on a cache
+# line of its own: the tasks finished, the tasks that failed. A third array,
+# ``claims``, holds per task number i the last phase whose task i a thread
+# has claimed.
+_DONE, _FAILED = 0, 8
+# A waiting thread spins this many times (the CPU's pause hint, some 10-150
+# cycles each), then yields its core at every look: on a quiet machine the
+# tasks it waits for end within microseconds; on a busy one the thread it
+# waits for may need the core.
+_SPINS = 256
+
+
+@njit(**JIT)
+def _wait_for_tasks(counters, n_done):
+    """Wait until ``n_done`` tasks are finished; False if a task failed meanwhile."""
+    spins = 0
+    while load(counters, _DONE) < n_done:
+        if load(counters, _FAILED) > 0:
+            return False
+        if spins < _SPINS:
+            pause()
+            spins += 1
+        else:
+            yield_thread()
+    return True
+
+
+@njit(**JIT)
+def _run_task(phase, i, j, batch_start, batch_stop, batch_sw, first_step, data, targets, order,
+              net, objective, opt, dropout, n_slices, clip, acts, deltas, keep, row_off, raws,
+              slice_loss, clip_norms, step_norms):
+    """Task i of one phase of batch j (see ``train_epoch``)."""
+    theta = net.theta
+    alpha = objective.alpha
+    n_coefs = net.int_off[0]
+    if phase == 0:
+        # slice i of the batch: forward pass and δ-recursion of its rows
+        lo, hi = _thread_rows(batch_stop - batch_start, n_slices, i)
+        if lo == hi:
+            raws[i, :] = 0
+            slice_loss[j, i] = 0.0
+        else:
+            rows = order[batch_start + lo : batch_start + hi]
+            slice_loss[j, i] = batch_loss_gradient(data, targets, rows, net, objective, acts[i],
+                                                   deltas[i], keep[i], row_off, raws[i],
+                                                   dropout.rates, dropout.seed)
+    elif phase == 1 and clip:
+        # range i of ‖Σ raw + αW‖², for clipping
+        clip_norms[i] = gradient_range_norm(i, n_slices, raws, theta, n_coefs, alpha)
+    else:
+        # range i of the optimizer step; every range computes the same scalars
+        sw_sum = batch_sw[j]
+        step_sw = sw_sum
+        if clip:
+            # ‖g‖ of g = (Σ raw + αW) / Σs; clipping scales the step's 1 / Σs
+            squared = 0.0
+            for c in range(n_slices):
+                squared += clip_norms[c]
+            norm = np.sqrt(squared) / sw_sum
+            if norm > objective.max_grad_norm:
+                step_sw = sw_sum * (norm / objective.max_grad_norm)
+        step = step_scalars(alpha, step_sw, opt, theta, first_step + j)
+        step_norms[j, i] = optimizer_range_step(i, n_slices, raws, theta, n_coefs, opt, step)
+
+
+@njit(**JIT)
+def _run_tasks(worker, counters, claims, n_phases, batch_starts, batch_size, batch_sw, first_step,
+               data, targets, order, net, objective, opt, dropout, n_slices, clip, acts, deltas,
+               keep, row_off, raws, slice_loss, clip_norms, step_norms):
+    """One thread of ``train_epoch``: phase after phase, its own task first, then any left."""
+    n = order.shape[0]
+    per_batch = 3 if clip else 2
+    for g in range(n_phases):
+        # every task of the phase before must be finished; none is left
+        # unclaimed, since this thread tried to claim each of them
+        if not _wait_for_tasks(counters, g * n_slices):
+            return
+        j = g // per_batch
+        phase = g - j * per_batch
+        start = batch_starts[j]
+        for offset in range(n_slices):
+            i = (worker + offset) % n_slices
+            # slot i holds the last phase whose task i was claimed: g - 1 until now
+            if not compare_exchange(claims, 8 * i, g - 1, g):
+                continue
+            try:
+                _run_task(phase, i, j, start, min(start + batch_size, n), batch_sw, first_step,
+                          data, targets, order, net, objective, opt, dropout, n_slices, clip,
+                          acts, deltas, keep, row_off, raws, slice_loss, clip_norms, step_norms)
+            except Exception:  # the others must not wait for it
+                fetch_add(counters, _FAILED, 1)
+                return
+            fetch_add(counters, _DONE, 1)
 
 
 @njit(**PARALLEL)
@@ -40,6 +135,21 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, dropout, 
     same result). Each batch: forward pass and δ-recursion over its rows
     split into ``n_slices`` slices, then one optimizer step. As in
     scikit-learn, the batch objective is Σ_b sᵢℓᵢ / Σ_b sᵢ + ½α‖W‖² / Σ_b sᵢ.
+
+    The whole epoch is one parallel loop, not one per batch: starting and
+    joining a loop cost 8-10 µs each on small batches (tbb, measured). Each
+    batch runs in phases of ``n_slices`` tasks: its slices (forward pass and
+    δ-recursion of their rows), then with clipping the ranges of the
+    gradient's norm, then the ranges of the optimizer step. Thread w runs
+    task w of each phase, so that its slice's workspace and its range of
+    the weights and optimizer state stay in its core's cache, then claims
+    any task of the phase no thread has claimed yet (a thread that has not
+    started, or that the OS has preempted, leaves its task to the others);
+    then it waits until every task of the phase is finished. A thread waits
+    only for tasks already claimed, each run by a thread that does not wait
+    meanwhile, so the threads never wait in a circle, and one thread alone
+    (the serial twin) runs every task in order. Which thread runs a task
+    never changes what it computes: the results depend on n_slices only.
 
     Parameters
     ----------
@@ -72,59 +182,56 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, dropout, 
     """
     theta = net.theta
     sw = targets.sw
-    alpha = objective.alpha
     n = order.shape[0]
-    n_params = theta.shape[0]
-    n_coefs = net.int_off[0]
     rows_per_slice = (batch_size + n_slices - 1) // n_slices
     row_off = workspace_offsets(net.units, rows_per_slice)
     acts = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
     deltas = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
     keep = np.empty((n_slices, row_off[-1]), dtype=theta.dtype)
-    raws = np.empty((n_slices, n_params), dtype=theta.dtype)
-    slice_loss = np.zeros(n_slices)
-    partial_norms = np.zeros(n_slices)
-    loss_sum = loss_start
-    max_norm = objective.max_grad_norm
+    raws = np.empty((n_slices, theta.shape[0]), dtype=theta.dtype)
+    # the batches that take a step: a batch of zero total weight carries no gradient
+    n_batches = (n + batch_size - 1) // batch_size
+    batch_starts = np.empty(n_batches, dtype=np.int64)
+    batch_sw = np.empty(n_batches)
+    n_steps = 0
     for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        rows = order[start:stop]
         sw_sum = 0.0
-        for i in range(rows.shape[0]):
-            sw_sum += sw[rows[i]]
-        if sw_sum <= 0:
-            continue  # a batch of zero total weight carries no gradient
-        for t in prange(n_slices):
-            lo, hi = _thread_rows(stop - start, n_slices, t)
-            if lo == hi:
-                raws[t, :] = 0
-                slice_loss[t] = 0.0
-            else:
-                slice_loss[t] = batch_loss_gradient(data, targets, rows[lo:hi], net, objective,
-                                                    acts[t], deltas[t], keep[t], row_off,
-                                                    raws[t], dropout.rates, dropout.seed)
+        for i in range(start, min(start + batch_size, n)):
+            sw_sum += sw[order[i]]
+        if sw_sum > 0:
+            batch_starts[n_steps] = start
+            batch_sw[n_steps] = sw_sum
+            n_steps += 1
+    slice_loss = np.zeros((n_steps, n_slices))
+    step_norms = np.zeros((n_steps, n_slices))
+    clip_norms = np.zeros(n_slices)
+    clip = objective.max_grad_norm > 0
+    n_phases = n_steps * (3 if clip else 2)
+    first_step = opt.step_count[0] + 1  # adam's t of the first step
+    counters = np.zeros(16, dtype=np.int64)
+    claims = np.full(8 * n_slices, -1, dtype=np.int64)
+    for worker in prange(n_slices):
+        _run_tasks(worker, counters, claims, n_phases, batch_starts, batch_size, batch_sw, first_step, data,
+                   targets, order, net, objective, opt, dropout, n_slices, clip, acts, deltas,
+                   keep, row_off, raws, slice_loss, clip_norms, step_norms)
+    if counters[_FAILED] > 0:
+        raise RuntimeError("fastbp: a task of the training epoch failed (a kernel check)")
+    if opt.solver == SOLVER_ADAM:
+        opt.step_count[0] += n_steps
+    # each batch's loss, in batch order, the slices' and ranges' parts in
+    # their fixed order
+    alpha = objective.alpha
+    loss_sum = loss_start
+    for j in range(n_steps):
         weighted_loss = 0.0
         for t in range(n_slices):
-            weighted_loss += slice_loss[t]
-        step_sw = sw_sum
-        if max_norm > 0:
-            # ‖g‖ of g = (Σ raw + αW) / Σs; clipping scales the step's 1 / Σs
-            for c in prange(n_slices):
-                partial_norms[c] = gradient_range_norm(c, n_slices, raws, theta, n_coefs, alpha)
-            squared = 0.0
-            for c in range(n_slices):
-                squared += partial_norms[c]
-            norm = np.sqrt(squared) / sw_sum
-            if norm > max_norm:
-                step_sw = sw_sum * (norm / max_norm)
-        step = StepScalars(*optimizer_prepare(alpha, step_sw, opt, theta))
-        for c in prange(n_slices):
-            partial_norms[c] = optimizer_range_step(c, n_slices, raws, theta, n_coefs, opt, step)
+            weighted_loss += slice_loss[j, t]
         squared_norm = 0.0
         for c in range(n_slices):
-            squared_norm += partial_norms[c]  # weights only, in a fixed order
-        batch_loss = (weighted_loss * objective.loss_scale + 0.5 * alpha * squared_norm) / sw_sum
-        loss_sum += batch_loss * (stop - start)
+            squared_norm += step_norms[j, c]  # weights only
+        batch_loss = (weighted_loss * objective.loss_scale + 0.5 * alpha * squared_norm) \
+            / batch_sw[j]
+        loss_sum += batch_loss * (min(batch_starts[j] + batch_size, n) - batch_starts[j])
     return loss_sum
 
 

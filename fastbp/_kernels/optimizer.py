@@ -35,30 +35,27 @@ class StepScalars(NamedTuple):
 
 
 @njit(**JIT)
-def optimizer_prepare(alpha, sw_sum, opt, theta):
-    """Set up one step: count it (adam) and cast its hyper-parameters to theta's dtype.
+def step_scalars(alpha, sw_sum, opt, theta, t):
+    """One step's hyper-parameters, cast to theta's dtype; nothing is written.
 
-    Adam's step count t (``opt.step_count[0]``) is incremented and its bias
-    correction folded into the step size η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ).
+    Adam's bias correction for its t-th step (t counted from 1 over the
+    model's life: ``opt.step_count[0]`` is the number of steps taken so far)
+    is folded into the step size η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ). Every thread
+    that runs a range of the step computes the same scalars, so no thread
+    waits for another to set them up.
 
     Returns
     -------
-    tuple
-        The fields of ``StepScalars``, in order: build it with
-        ``StepScalars(*optimizer_prepare(…))`` in the kernel that uses it
-        (Numba's parallel loops rebuild a named tuple only from a direct call
-        of its class).
+    StepScalars
     """
     if opt.solver == SOLVER_ADAM:
-        opt.step_count[0] += 1
-        t = opt.step_count[0]
         lr = opt.learning_rate * np.sqrt(1 - opt.beta_2 ** t) / (1 - opt.beta_1 ** t)
     else:
         lr = opt.learning_rate
     cast = theta.dtype.type
-    return (cast(alpha), cast(0), cast(1.0 / sw_sum), cast(lr), cast(opt.momentum),
-            cast(opt.beta_1), cast(opt.beta_2), cast(opt.epsilon), cast(1 - opt.beta_1),
-            cast(1 - opt.beta_2))
+    return StepScalars(cast(alpha), cast(0), cast(1.0 / sw_sum), cast(lr), cast(opt.momentum),
+                       cast(opt.beta_1), cast(opt.beta_2), cast(opt.epsilon),
+                       cast(1 - opt.beta_1), cast(1 - opt.beta_2))
 
 
 # Each range function reads the gradient as raw[k] + last[k] when ``summed``
@@ -144,7 +141,7 @@ def optimizer_range_step(c, n_chunks, raws, theta, n_coefs, opt, step):
     """Range ``c`` of ``n_chunks`` of one optimizer step (see the module docstring).
 
     The buffer is cut into ``n_chunks`` fixed ranges (whole vectors each); the
-    caller runs them in parallel after ``optimizer_prepare``. Each range sums
+    caller runs them in parallel. Each range sums
     the slices' raw gradients in slice order (the last one inside the update
     loop) and updates, so results depend on the number of slices only
     through summation order, never on timing or on the threads that ran.
@@ -161,7 +158,7 @@ def optimizer_range_step(c, n_chunks, raws, theta, n_coefs, opt, step):
     opt : KernelOptimizer
         Solver and state (velocity v, or moments m then v), updated in place.
     step : StepScalars
-        From ``optimizer_prepare``.
+        From ``step_scalars``.
 
     Returns
     -------
