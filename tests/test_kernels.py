@@ -269,6 +269,70 @@ def test_train_epoch_with_more_threads_than_batch_rows(solver):
         np.testing.assert_allclose(got, want, **TOL[np.float64])
 
 
+def _bad_epoch_arguments():
+    """(name, change) pairs: each change breaks one thing the epoch's tasks index by."""
+    def order_past_x(a):
+        a["order"][5] = a["n"]
+
+    def negative_row(a):
+        a["order"][0] = -1
+
+    def theta_short(a):
+        a["net"] = a["net"]._replace(theta=a["net"].theta[:-1])
+
+    def offset_off(a):
+        a["net"] = a["net"]._replace(int_off=a["net"].int_off + 1)
+
+    def state_short(a):
+        a["opt"] = a["opt"]._replace(state=a["opt"].state[:-1])
+
+    def targets_short(a):
+        a["targets"] = KernelTargets(a["targets"].Y[:-1], a["targets"].sw[:-1])
+
+    def x_too_wide(a):
+        X = np.zeros((a["n"], a["net"].units[0] + 1), a["net"].theta.dtype)
+        a["data"] = kernel_input(X, False)
+
+    def csr_column_past_x(a):
+        data = a["data"]
+        indices = data.X_indices.copy()
+        indices[-1] = a["net"].units[0]
+        a["data"] = data._replace(X_indices=indices)
+
+    def csr_pointer_past_data(a):
+        data = a["data"]
+        indptr = data.X_indptr.copy()
+        indptr[-1] += 3
+        a["data"] = data._replace(X_indptr=indptr)
+
+    return [(f.__name__, f) for f in (order_past_x, negative_row, theta_short, offset_off,
+                                      state_short, targets_short, x_too_wide, csr_column_past_x,
+                                      csr_pointer_past_data)]
+
+
+@pytest.mark.parametrize("kernel", ["train_epoch", "train_epoch_serial"])
+@pytest.mark.parametrize("name, change", _bad_epoch_arguments(),
+                         ids=[n for n, _ in _bad_epoch_arguments()])
+def test_train_epoch_refuses_bad_arguments_before_any_task_runs(name, change, kernel):
+    """The epoch's tasks wait for each other and must not fail halfway: every
+    index and shape they use is checked first, and nothing is modified."""
+    layout, theta, X, T, sw = make_problem("softmax", np.float64)
+    sparse = name.startswith("csr")
+    args = dict(n=X.shape[0], data=kernel_input(X, sparse), targets=KernelTargets(T, sw),
+                order=np.random.default_rng(0).permutation(X.shape[0]),
+                net=model_args(layout, theta, "tanh", "softmax"),
+                opt=KernelOptimizer(_kernels.SOLVER_ADAM, 0.01, 0.9, False, 0.9, 0.999, 1e-8,
+                                    np.zeros(2 * layout.n_params), np.zeros(1, np.int64)))
+    change(args)
+    before = (args["net"].theta.copy(), args["opt"].state.copy(), args["opt"].step_count.copy())
+    with pytest.raises(ValueError, match="train_epoch: "):
+        getattr(_kernels, kernel)(args["data"], args["targets"], args["order"], 4, args["net"],
+                                  objective_args(0.01, 1e-12, "softmax"), args["opt"],
+                                  no_dropout(layout), 2, 0.0)
+    after = (args["net"].theta, args["opt"].state, args["opt"].step_count)
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_slices", [1, 2, 3])

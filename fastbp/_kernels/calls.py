@@ -18,7 +18,7 @@ from numba import njit, prange
 from .args import KernelData, KernelNetwork
 from .batch import batch_loss_gradient, finish_gradient, forward_pass, layer_rows, \
     workspace_offsets
-from .jit import JIT, PARALLEL, VECTOR
+from .jit import INLINE, JIT, PARALLEL, VECTOR
 from .optimizer import SOLVER_ADAM, gradient_range_norm, optimizer_range_step, step_scalars
 from .sync import compare_exchange, fetch_add, load, pause, yield_thread
 
@@ -29,11 +29,10 @@ def _thread_rows(n_rows, n_slices, t):
     return t * n_rows // n_slices, (t + 1) * n_rows // n_slices
 
 
-# The counters the threads of one epoch share (``sync.py``), each on a cache
-# line of its own: the tasks finished, the tasks that failed. A third array,
-# ``claims``, holds per task number i the last phase whose task i a thread
-# has claimed.
-_DONE, _FAILED = 0, 8
+# The threads of one epoch share (``sync.py``) ``counters[_DONE]``, the tasks
+# finished, and ``claims[8 i]``, the last phase whose task i a thread has
+# claimed (one cache line each).
+_DONE = 0
 # A waiting thread spins this many times (the CPU's pause hint, some 10-150
 # cycles each), then yields its core at every look: on a quiet machine the
 # tasks it waits for end within microseconds; on a busy one the thread it
@@ -43,20 +42,17 @@ _SPINS = 256
 
 @njit(**JIT)
 def _wait_for_tasks(counters, n_done):
-    """Wait until ``n_done`` tasks are finished; False if a task failed meanwhile."""
+    """Wait until ``n_done`` tasks are finished."""
     spins = 0
     while load(counters, _DONE) < n_done:
-        if load(counters, _FAILED) > 0:
-            return False
         if spins < _SPINS:
             pause()
             spins += 1
         else:
             yield_thread()
-    return True
 
 
-@njit(**JIT)
+@njit(**INLINE)
 def _run_task(phase, i, j, batch_start, batch_stop, batch_sw, first_step, data, targets, order,
               net, objective, opt, dropout, n_slices, clip, acts, deltas, keep, row_off, raws,
               slice_loss, clip_norms, step_norms):
@@ -95,33 +91,93 @@ def _run_task(phase, i, j, batch_start, batch_stop, batch_sw, first_step, data, 
 
 
 @njit(**JIT)
+def _epoch_arguments_valid(data, targets, order, batch_size, net, opt, dropout, n_slices):
+    """Whether every index and shape the epoch's tasks use is valid.
+
+    The estimators pass valid arguments; ``train_epoch`` makes sure of it
+    before any thread starts (see ``_run_tasks``), in O(layers + rows + their
+    nonzeros). One answer, one error message: a ``raise`` per check would
+    add compile time.
+    """
+    units = net.units
+    n_layers = units.shape[0]
+    if batch_size < 1 or n_slices < 1 or n_layers < 2:
+        return False
+    if (net.coef_off.shape[0] != n_layers - 1 or net.int_off.shape[0] != n_layers - 1
+            or net.codes.shape[0] != n_layers - 1):
+        return False
+    coef_end = 0
+    for l in range(n_layers - 1):
+        if units[l] < 1 or units[l + 1] < 1 or net.coef_off[l] != coef_end:
+            return False
+        coef_end += units[l] * units[l + 1]
+    int_end = coef_end
+    for l in range(n_layers - 1):
+        if net.int_off[l] != int_end:
+            return False
+        int_end += units[l + 1]
+    n_params = net.theta.shape[0]
+    if n_params != int_end or opt.step_count.shape[0] != 1 \
+            or opt.state.shape[0] != (2 * n_params if opt.solver == SOLVER_ADAM else n_params):
+        return False
+    if dropout.rates.shape[0] != 0 and dropout.rates.shape[0] < n_layers - 1:
+        return False
+    n_samples = data.X_indptr.shape[0] - 1 if data.is_sparse else data.X.shape[0]
+    if data.X.shape[1] != units[0] or targets.Y.shape[0] != n_samples \
+            or targets.sw.shape[0] != n_samples or targets.Y.shape[1] != units[n_layers - 1]:
+        return False
+    nnz = data.X_data.shape[0]
+    if data.is_sparse and data.X_indices.shape[0] != nnz:
+        return False
+    for i in range(order.shape[0]):
+        r = order[i]
+        if r < 0 or r >= n_samples:
+            return False
+        if data.is_sparse:
+            lo = data.X_indptr[r]
+            hi = data.X_indptr[r + 1]
+            if lo < 0 or hi < lo or hi > nnz:
+                return False
+            for p in range(lo, hi):
+                if data.X_indices[p] < 0 or data.X_indices[p] >= units[0]:
+                    return False
+    return True
+
+
+# Inlined into train_epoch's parallel loop: a function of its own would be one
+# more level of compiled code, which LLVM optimises again with everything it
+# calls (4-5 s more cold compile, measured). For the same reason it has no
+# try/except (with one, Numba runs the loop serially): no task can raise,
+# since train_epoch checks beforehand every index and size a task uses (a
+# task that raised would leave the other threads waiting).
+@njit(**INLINE)
 def _run_tasks(worker, counters, claims, n_phases, batch_starts, batch_size, batch_sw, first_step,
                data, targets, order, net, objective, opt, dropout, n_slices, clip, acts, deltas,
                keep, row_off, raws, slice_loss, clip_norms, step_norms):
     """One thread of ``train_epoch``: phase after phase, its own task first, then any left."""
     n = order.shape[0]
     per_batch = 3 if clip else 2
-    for g in range(n_phases):
+    g = 0
+    while g < n_phases:
         # every task of the phase before must be finished; none is left
         # unclaimed, since this thread tried to claim each of them
-        if not _wait_for_tasks(counters, g * n_slices):
-            return
-        j = g // per_batch
-        phase = g - j * per_batch
-        start = batch_starts[j]
-        for offset in range(n_slices):
-            i = (worker + offset) % n_slices
-            # slot i holds the last phase whose task i was claimed: g - 1 until now
-            if not compare_exchange(claims, 8 * i, g - 1, g):
-                continue
-            try:
-                _run_task(phase, i, j, start, min(start + batch_size, n), batch_sw, first_step,
-                          data, targets, order, net, objective, opt, dropout, n_slices, clip,
-                          acts, deltas, keep, row_off, raws, slice_loss, clip_norms, step_norms)
-            except Exception:  # the others must not wait for it
-                fetch_add(counters, _FAILED, 1)
-                return
-            fetch_add(counters, _DONE, 1)
+        _wait_for_tasks(counters, g * n_slices)
+        # a thread that starts late skips the phases others have finished
+        g = max(g, load(counters, _DONE) // n_slices)
+        if g < n_phases:
+            j = g // per_batch
+            phase = g - j * per_batch
+            start = batch_starts[j]
+            for offset in range(n_slices):
+                i = (worker + offset) % n_slices
+                # slot i holds the last phase whose task i was claimed: g - 1 until now
+                if compare_exchange(claims, 8 * i, g - 1, g):
+                    _run_task(phase, i, j, start, min(start + batch_size, n), batch_sw,
+                              first_step, data, targets, order, net, objective, opt, dropout,
+                              n_slices, clip, acts, deltas, keep, row_off, raws, slice_loss,
+                              clip_norms, step_norms)
+                    fetch_add(counters, _DONE, 1)
+        g += 1
 
 
 @njit(**PARALLEL)
@@ -180,6 +236,10 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, dropout, 
         ``loss_start`` plus, batch by batch, (batch loss × batch size); over
         a whole epoch, divide by n for loss_.
     """
+    if not _epoch_arguments_valid(data, targets, order, batch_size, net, opt, dropout,
+                                  n_slices):
+        raise ValueError("train_epoch: the arguments do not match the network's layout "
+                         "(sizes, offsets, row or column indices)")
     theta = net.theta
     sw = targets.sw
     n = order.shape[0]
@@ -198,24 +258,28 @@ def train_epoch(data, targets, order, batch_size, net, objective, opt, dropout, 
         sw_sum = 0.0
         for i in range(start, min(start + batch_size, n)):
             sw_sum += sw[order[i]]
-        if sw_sum > 0:
-            batch_starts[n_steps] = start
-            batch_sw[n_steps] = sw_sum
-            n_steps += 1
+        if sw_sum <= 0:
+            continue
+        batch_starts[n_steps] = start
+        batch_sw[n_steps] = sw_sum
+        n_steps += 1
     slice_loss = np.zeros((n_steps, n_slices))
     step_norms = np.zeros((n_steps, n_slices))
     clip_norms = np.zeros(n_slices)
     clip = objective.max_grad_norm > 0
-    n_phases = n_steps * (3 if clip else 2)
+    per_batch = 3 if clip else 2
+    n_phases = n_steps * per_batch
     first_step = opt.step_count[0] + 1  # adam's t of the first step
     counters = np.zeros(16, dtype=np.int64)
     claims = np.full(8 * n_slices, -1, dtype=np.int64)
+    # The tasks wait for each other inside this loop, so none may enter the
+    # threading layer again (a nested parallel call could be handed a sibling
+    # iteration that then waits on its own thread): BLAS is held at one
+    # thread while kernels run (see fastbp._threads).
     for worker in prange(n_slices):
-        _run_tasks(worker, counters, claims, n_phases, batch_starts, batch_size, batch_sw, first_step, data,
-                   targets, order, net, objective, opt, dropout, n_slices, clip, acts, deltas,
-                   keep, row_off, raws, slice_loss, clip_norms, step_norms)
-    if counters[_FAILED] > 0:
-        raise RuntimeError("fastbp: a task of the training epoch failed (a kernel check)")
+        _run_tasks(worker, counters, claims, n_phases, batch_starts, batch_size, batch_sw,
+                   first_step, data, targets, order, net, objective, opt, dropout, n_slices, clip,
+                   acts, deltas, keep, row_off, raws, slice_loss, clip_norms, step_norms)
     if opt.solver == SOLVER_ADAM:
         opt.step_count[0] += n_steps
     # each batch's loss, in batch order, the slices' and ranges' parts in
