@@ -8,7 +8,8 @@ depends on n_slices only: any number of threads may run the slices, and each
 kernel's serial twin (below) computes the same numbers.
 
 Every kernel here takes contiguous arrays, scalars and the argument groups of
-``args.py``; the estimators validate every shape before calling."""
+``args.py``; the estimators validate every shape before calling.
+"""
 
 from types import FunctionType
 
